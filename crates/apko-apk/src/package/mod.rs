@@ -1,0 +1,16 @@
+//! Reading, verifying, expanding and writing `.apk` packages.
+
+mod error;
+mod expand;
+mod limits;
+mod path;
+mod read;
+mod segments;
+mod write;
+
+pub use error::PackageError;
+pub use expand::{DataEntry, DataKind, ExpandedPackage, expand};
+pub use limits::Limits;
+pub use path::{normalize_entry_path, resolve_symlink_target};
+pub use read::{Control, ControlFile, PackageDigests, PackageReader, verify_package};
+pub use write::{BuiltPackage, PackageBuilder, PackageFile, PackageFileKind};

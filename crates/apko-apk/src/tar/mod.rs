@@ -1,0 +1,13 @@
+//! Minimal tar reading and writing for APK archives.
+//!
+//! The reader pulls exactly the bytes it needs from its source (no read-ahead), which lets the
+//! package reader attribute every tar entry to the gzip member it came from.
+
+mod read;
+mod write;
+
+pub use read::{EntryKind, TarError, TarHeader, TarReader};
+pub use write::{TarBuilder, TarEntryBuilder};
+
+/// The tar block size.
+pub const BLOCK: usize = 512;
