@@ -4,6 +4,7 @@
 pub mod checksum;
 pub mod dependency;
 mod gzip;
+pub mod index;
 pub mod info;
 pub mod keys;
 pub mod name;

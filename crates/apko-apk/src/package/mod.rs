@@ -13,4 +13,6 @@ pub use expand::{DataEntry, DataKind, ExpandedPackage, expand};
 pub use limits::Limits;
 pub use path::{normalize_entry_path, resolve_symlink_target};
 pub use read::{Control, ControlFile, PackageDigests, PackageReader, verify_package};
+pub(crate) use segments::Segments as segments_for_index;
+pub(crate) use write::signature_segment;
 pub use write::{BuiltPackage, PackageBuilder, PackageFile, PackageFileKind};

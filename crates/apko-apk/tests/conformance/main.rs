@@ -7,4 +7,6 @@
 #![allow(clippy::disallowed_methods, clippy::print_stderr, clippy::print_stdout)]
 
 mod common;
+mod index_write;
+mod verify;
 mod version;
