@@ -1,7 +1,7 @@
 //! apk checksums: `Q1` + base64 SHA-1, its hex form `X1…`, and legacy MD5.
 
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use std::fmt;
 use std::str::FromStr;
 
@@ -13,6 +13,12 @@ pub enum Checksum {
     /// Legacy MD5, written as 32 hex digits.
     Md5([u8; 16]),
 }
+
+/// apk decodes base64 without insisting that the unused bits of the last character are zero.
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+);
 
 /// A checksum that could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,7 +53,7 @@ impl FromStr for Checksum {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let err = || ParseChecksumError { text: s.to_owned() };
         if let Some(b64) = s.strip_prefix("Q1") {
-            let raw = STANDARD.decode(b64).map_err(|_| err())?;
+            let raw = LENIENT.decode(b64).map_err(|_| err())?;
             return raw.try_into().map(Checksum::Sha1).map_err(|_| err());
         }
         if let Some(hx) = s.strip_prefix("X1") {

@@ -6,6 +6,7 @@ pub mod dependency;
 mod gzip;
 pub mod index;
 pub mod info;
+pub mod installed;
 pub mod keys;
 pub mod name;
 pub mod package;

@@ -1,7 +1,7 @@
 //! Repository indexes: the `APKINDEX` text format and the signed `APKINDEX.tar.gz` container.
 
 mod container;
-mod text;
+pub(crate) mod text;
 
 pub use container::{IndexTrust, IndexVerification, read_index, write_index};
 pub use text::{IndexError, parse_index_text, write_index_text, write_record};

@@ -106,9 +106,16 @@ impl RecordBuilder {
             't' => info.build_time = Some(number(value)?),
             'c' => info.commit = Some(value.to_owned()),
             'k' => info.provider_priority = Some(number(value)? as u32),
-            'D' => info.depends = lenient_list(value, source, line, field),
-            'p' => info.provides = lenient_list(value, source, line, field),
-            'i' => info.install_if = lenient_list(value, source, line, field),
+            // Repeated lines add to the list, as apk reads them.
+            'D' => info
+                .depends
+                .extend(lenient_list(value, source, line, field)),
+            'p' => info
+                .provides
+                .extend(lenient_list(value, source, line, field)),
+            'i' => info
+                .install_if
+                .extend(lenient_list(value, source, line, field)),
             _ => return Ok(false),
         }
         Ok(true)

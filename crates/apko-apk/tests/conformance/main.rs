@@ -8,5 +8,6 @@
 
 mod common;
 mod index_write;
+mod installed_db;
 mod verify;
 mod version;
