@@ -181,7 +181,7 @@ pub fn parse_index_text(text: &str, source: &str) -> Result<ApkIndex, IndexError
         }
         let field = bytes[0] as char;
         let value = &line[2..];
-        let rec = current.get_or_insert_with(|| RecordBuilder::new());
+        let rec = current.get_or_insert_with(RecordBuilder::new);
         if !rec.apply(source, lineno, field, value)?
             && !INSTALLED_ONLY.contains(field)
             && field.is_ascii_uppercase()

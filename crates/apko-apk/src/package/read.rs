@@ -349,9 +349,9 @@ impl<R: Read, W: Write> PackageReader<R, W> {
                 continue;
             }
             self.seen_data_entry = true;
-            let path = match normalize_entry_path(&header.path).map_err(unsafe_path)? {
-                Some(p) => p,
-                None => continue, // the root directory itself
+            // `None` is the root directory itself.
+            let Some(path) = normalize_entry_path(&header.path).map_err(unsafe_path)? else {
+                continue;
             };
             let kind = match header.kind {
                 EntryKind::Regular => DataKind::File,

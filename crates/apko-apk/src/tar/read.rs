@@ -312,7 +312,7 @@ impl<R: Read> TarReader<R> {
                     "size" => {
                         size = parsed()
                             .and_then(|s| s.parse().ok())
-                            .ok_or(TarError::Pax { offset })?
+                            .ok_or(TarError::Pax { offset })?;
                     }
                     "mtime" => {
                         let s = parsed().ok_or(TarError::Pax { offset })?;
@@ -322,12 +322,12 @@ impl<R: Read> TarReader<R> {
                     "uid" => {
                         uid = parsed()
                             .and_then(|s| s.parse().ok())
-                            .ok_or(TarError::Pax { offset })?
+                            .ok_or(TarError::Pax { offset })?;
                     }
                     "gid" => {
                         gid = parsed()
                             .and_then(|s| s.parse().ok())
-                            .ok_or(TarError::Pax { offset })?
+                            .ok_or(TarError::Pax { offset })?;
                     }
                     _ => {}
                 }

@@ -152,7 +152,8 @@ fn version_strategy() -> impl Strategy<Value = String> {
                 }
             }
             if let Some(r) = rev {
-                s.push_str(&format!("-r{r}"));
+                s.push_str("-r");
+                s.push_str(&r.to_string());
             }
             s
         })

@@ -67,11 +67,10 @@ impl Tally {
 
 /// Fails on any unexpected difference.
 pub(crate) fn report(group: &str, failures: &[String]) {
-    if !failures.is_empty() {
-        panic!(
-            "{group}: {} unexpected differences:\n{}",
-            failures.len(),
-            failures.join("\n")
-        );
-    }
+    assert!(
+        failures.is_empty(),
+        "{group}: {} unexpected differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
