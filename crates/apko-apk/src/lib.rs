@@ -12,6 +12,7 @@ pub mod name;
 pub mod package;
 pub mod pkginfo;
 pub mod solve;
+pub mod source;
 pub mod tar;
 #[cfg(test)]
 mod test_keys;

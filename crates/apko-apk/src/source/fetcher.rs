@@ -1,0 +1,294 @@
+use super::local::local_path;
+use super::{Cache, Fetch, FetchError, FileTransport, Transport, is_remote};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// A fetched file, on local disk.
+#[derive(Debug)]
+pub enum Fetched {
+    /// A file of a local repository, or a cached copy.
+    File(PathBuf),
+    /// A download kept in a temporary file (no cache configured); deleted on drop.
+    Temp(tempfile::TempPath),
+}
+
+impl Fetched {
+    /// Where the bytes are.
+    pub fn path(&self) -> &Path {
+        match self {
+            Fetched::File(p) => p,
+            Fetched::Temp(t) => t,
+        }
+    }
+}
+
+/// Fetches indexes and packages: local files directly, remote ones through a [`Transport`]
+/// with retries, an optional [`Cache`], offline mode and parallel downloads.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    remote: Option<Arc<dyn Transport>>,
+    cache: Option<Cache>,
+    offline: bool,
+    attempts: u32,
+    backoff: Duration,
+    jobs: usize,
+}
+
+impl Fetcher {
+    /// A fetcher for local repositories only.
+    pub fn local() -> Self {
+        Fetcher {
+            remote: None,
+            cache: None,
+            offline: false,
+            attempts: 3,
+            backoff: Duration::from_secs(1),
+            jobs: 8,
+        }
+    }
+
+    /// A fetcher that uses `transport` for `http(s)://` URLs.
+    pub fn new(transport: Arc<dyn Transport>) -> Self {
+        Fetcher {
+            remote: Some(transport),
+            ..Self::local()
+        }
+    }
+
+    /// Keeps downloads in `cache`.
+    pub fn with_cache(mut self, cache: Cache) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// Offline: remote files come from the cache only.
+    pub fn with_offline(mut self, offline: bool) -> Self {
+        self.offline = offline;
+        self
+    }
+
+    /// Tries a transient failure `attempts` times in all, waiting `backoff`, then twice as
+    /// long, between tries.
+    pub fn with_retries(mut self, attempts: u32, backoff: Duration) -> Self {
+        self.attempts = attempts.max(1);
+        self.backoff = backoff;
+        self
+    }
+
+    /// At most `jobs` downloads at once.
+    pub fn with_jobs(mut self, jobs: usize) -> Self {
+        self.jobs = jobs.max(1);
+        self
+    }
+
+    /// The cache, if any.
+    pub fn cache(&self) -> Option<&Cache> {
+        self.cache.as_ref()
+    }
+
+    fn transport(&self, url: &str) -> Result<&dyn Transport, FetchError> {
+        if is_remote(url) {
+            self.remote.as_deref().ok_or_else(|| FetchError::NoHttp {
+                url: url.to_owned(),
+            })
+        } else {
+            Ok(&FileTransport)
+        }
+    }
+
+    /// Runs the transport with retries.
+    fn get(
+        &self,
+        url: &str,
+        etag: Option<&str>,
+        out: &mut dyn WriteReset,
+    ) -> Result<Fetch, FetchError> {
+        let transport = self.transport(url)?;
+        let mut wait = self.backoff;
+        let mut attempt = 1;
+        loop {
+            out.reset().map_err(|source| FetchError::Io {
+                url: url.to_owned(),
+                source,
+            })?;
+            match transport.get(url, etag, out.as_write()) {
+                Ok(f) => return Ok(f),
+                Err(e) if e.is_transient() && attempt < self.attempts => {
+                    tracing::warn!(
+                        "{e}; retrying in {wait:?} (attempt {attempt} of {})",
+                        self.attempts
+                    );
+                    std::thread::sleep(wait);
+                    wait *= 2;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn fetch_remote(&self, url: &str, revalidate: bool) -> Result<Fetched, FetchError> {
+        let Some(cache) = &self.cache else {
+            if self.offline {
+                return Err(FetchError::Offline {
+                    url: url.to_owned(),
+                });
+            }
+            let mut spool = Spool::new()?;
+            self.get(url, None, &mut spool)?;
+            return Ok(Fetched::Temp(spool.into_temp_path(url)?));
+        };
+        let cached = cache.get(url);
+        if let Some(path) = &cached
+            && (self.offline || !revalidate)
+        {
+            return Ok(Fetched::File(path.clone()));
+        }
+        if self.offline {
+            return Err(FetchError::Offline {
+                url: url.to_owned(),
+            });
+        }
+        let etag = if revalidate { cache.etag(url) } else { None };
+        let mut spool = Spool::new()?;
+        match self.get(url, etag.as_deref(), &mut spool)? {
+            Fetch::NotModified => match cached {
+                Some(path) => Ok(Fetched::File(path)),
+                None => Err(FetchError::NotFound {
+                    url: url.to_owned(),
+                }),
+            },
+            Fetch::Body { etag } => {
+                let path = cache.store(url, etag.as_deref(), |w| spool.copy_to(w, url))?;
+                Ok(Fetched::File(path))
+            }
+        }
+    }
+
+    /// An `APKINDEX.tar.gz`. Remote indexes are revalidated against the server (with the
+    /// cached entity tag) unless offline.
+    pub fn fetch_index(&self, url: &str) -> Result<Fetched, FetchError> {
+        if is_remote(url) {
+            self.fetch_remote(url, true)
+        } else {
+            Self::local_file(url)
+        }
+    }
+
+    /// A package. A cached copy is used as is; callers verify it and call
+    /// [`Fetcher::invalidate`] when it does not match.
+    pub fn fetch_package(&self, url: &str) -> Result<Fetched, FetchError> {
+        if is_remote(url) {
+            self.fetch_remote(url, false)
+        } else {
+            Self::local_file(url)
+        }
+    }
+
+    fn local_file(url: &str) -> Result<Fetched, FetchError> {
+        let p = local_path(url);
+        if p.is_file() {
+            Ok(Fetched::File(p))
+        } else {
+            Err(FetchError::NotFound {
+                url: url.to_owned(),
+            })
+        }
+    }
+
+    /// Drops the cached copy of `url`.
+    pub fn invalidate(&self, url: &str) {
+        if let Some(c) = &self.cache {
+            c.remove(url);
+        }
+    }
+
+    /// Runs `work` over `items` on up to `jobs` threads; results keep the input order.
+    pub fn parallel<T: Sync, R: Send>(&self, items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+        let next = AtomicUsize::new(0);
+        let results: Vec<std::sync::Mutex<Option<R>>> =
+            items.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        std::thread::scope(|s| {
+            for _ in 0..self.jobs.min(items.len()) {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= items.len() {
+                            break;
+                        }
+                        let r = work(&items[i]);
+                        *results[i].lock().expect("no panics while holding the lock") = Some(r);
+                    }
+                });
+            }
+        });
+        results
+            .into_iter()
+            .map(|m| {
+                m.into_inner()
+                    .expect("not poisoned")
+                    .expect("every item ran")
+            })
+            .collect()
+    }
+}
+
+/// A writer that can start over (for retries).
+trait WriteReset {
+    fn reset(&mut self) -> io::Result<()>;
+    fn as_write(&mut self) -> &mut dyn Write;
+}
+
+/// A temporary file receiving one download.
+struct Spool {
+    file: tempfile::NamedTempFile,
+}
+
+impl Spool {
+    fn new() -> Result<Self, FetchError> {
+        let file = tempfile::NamedTempFile::new().map_err(|source| FetchError::Cache {
+            path: std::env::temp_dir().display().to_string(),
+            source,
+        })?;
+        Ok(Spool { file })
+    }
+
+    fn copy_to(&mut self, w: &mut dyn Write, url: &str) -> Result<(), FetchError> {
+        use std::io::Seek;
+        let io = |source| FetchError::Io {
+            url: url.to_owned(),
+            source,
+        };
+        let f = self.file.as_file_mut();
+        f.seek(io::SeekFrom::Start(0)).map_err(io)?;
+        io::copy(f, w).map_err(io)?;
+        Ok(())
+    }
+
+    fn into_temp_path(self, url: &str) -> Result<tempfile::TempPath, FetchError> {
+        self.file
+            .as_file()
+            .sync_data()
+            .map_err(|source| FetchError::Io {
+                url: url.to_owned(),
+                source,
+            })?;
+        Ok(self.file.into_temp_path())
+    }
+}
+
+impl WriteReset for Spool {
+    fn reset(&mut self) -> io::Result<()> {
+        use std::io::Seek;
+        let f = self.file.as_file_mut();
+        f.set_len(0)?;
+        f.seek(io::SeekFrom::Start(0))?;
+        Ok(())
+    }
+    fn as_write(&mut self) -> &mut dyn Write {
+        self.file.as_file_mut()
+    }
+}

@@ -1,0 +1,123 @@
+use super::{Fetch, FetchError, Transport};
+use base64::Engine as _;
+use std::io::{self, Read, Write};
+use std::time::Duration;
+
+/// Fetches `http://` and `https://` URLs with ureq (rustls).
+///
+/// Credentials in the URL (`https://user:token@host/...`) are sent as HTTP basic
+/// authentication and never appear in messages.
+#[derive(Debug, Clone)]
+pub struct HttpTransport {
+    agent: ureq::Agent,
+    max_size: u64,
+}
+
+impl HttpTransport {
+    /// A client identifying itself as `user_agent`, refusing responses larger than `max_size`.
+    pub fn new(user_agent: &str, max_size: u64) -> Self {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .user_agent(user_agent)
+            .timeout_connect(Some(Duration::from_secs(30)))
+            .timeout_per_read(Some(Duration::from_mins(1)))
+            .max_redirects(10)
+            .build();
+        HttpTransport {
+            agent: config.into(),
+            max_size,
+        }
+    }
+}
+
+/// Splits `scheme://user:pass@host/path` into the URL without userinfo and the credentials.
+fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_owned(), None);
+    };
+    let end = rest.find('/').unwrap_or(rest.len());
+    match rest[..end].rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            (
+                format!("{scheme}://{host}{}", &rest[end..]),
+                Some((user.to_owned(), pass.to_owned())),
+            )
+        }
+        None => (url.to_owned(), None),
+    }
+}
+
+impl Transport for HttpTransport {
+    fn get(&self, url: &str, etag: Option<&str>, out: &mut dyn Write) -> Result<Fetch, FetchError> {
+        let (plain, creds) = split_credentials(url);
+        let mut req = self.agent.get(&plain);
+        if let Some((user, pass)) = creds {
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+            req = req.header("Authorization", format!("Basic {token}"));
+        }
+        if let Some(tag) = etag {
+            req = req.header("If-None-Match", tag);
+        }
+        let resp = req.call().map_err(|e| {
+            let transient = matches!(
+                e,
+                ureq::Error::Io(_)
+                    | ureq::Error::Timeout(_)
+                    | ureq::Error::ConnectionFailed
+                    | ureq::Error::HostNotFound
+            );
+            FetchError::Network {
+                url: url.to_owned(),
+                message: e.to_string(),
+                transient,
+            }
+        })?;
+        let status = resp.status().as_u16();
+        match status {
+            304 => return Ok(Fetch::NotModified),
+            404 | 410 => {
+                return Err(FetchError::NotFound {
+                    url: url.to_owned(),
+                });
+            }
+            200..=299 => {}
+            _ => {
+                return Err(FetchError::Status {
+                    url: url.to_owned(),
+                    status,
+                });
+            }
+        }
+        let new_etag = resp
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut body = resp.into_body().into_reader().take(self.max_size + 1);
+        let n = io::copy(&mut body, out).map_err(|source| FetchError::Io {
+            url: url.to_owned(),
+            source,
+        })?;
+        if n > self.max_size {
+            return Err(FetchError::TooLarge {
+                url: url.to_owned(),
+                limit: self.max_size,
+            });
+        }
+        Ok(Fetch::Body { etag: new_etag })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_split_off() {
+        let (u, c) = split_credentials("https://me:tok@host:8080/repo/x86_64/APKINDEX.tar.gz");
+        assert_eq!(u, "https://host:8080/repo/x86_64/APKINDEX.tar.gz");
+        assert_eq!(c, Some(("me".into(), "tok".into())));
+        assert_eq!(split_credentials("http://host/a").1, None);
+    }
+}
