@@ -72,7 +72,7 @@ fn main() {
         }
     }
     let (solve_big, res) = best_of(5, || resolve(&world, &repos));
-    let big_count = res.map(|r| r.packages.len()).unwrap_or(0);
+    let big_count = res.map_or(0, |r| r.packages.len());
     let versions: Vec<&apko_apk::Version> = index.packages.iter().map(|p| &p.version).collect();
     let t = Instant::now();
     let mut n = 0u64;
