@@ -1,0 +1,213 @@
+//! apko-config against hand-written configurations and every example of the repository.
+#![allow(clippy::disallowed_methods)]
+
+use apko_config::{Arch, ConfigError, PathType, load, load_str};
+use std::path::{Path, PathBuf};
+
+fn err(text: &str) -> ConfigError {
+    load_str(text, "apko.yaml", &[]).unwrap_err()
+}
+
+#[test]
+fn every_field_parses() {
+    let text = r#"
+contents:
+  build_repositories: [./build-only/]
+  runtime_repositories: [https://runtime.example/repo]
+  repositories: ["@edge https://dl.example/edge/main", ./local]
+  keyring: [./key.rsa.pub]
+  runtime_keyring:
+    - name: runtime.rsa.pub
+      content: "-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----\n"
+  packages: [busybox, "musl>=1.2", "foo@edge"]
+entrypoint:
+  command: /bin/sh -l
+cmd: -c "echo hi"
+stop-signal: SIGTERM
+work-dir: /srv
+accounts:
+  run-as: app
+  users: [{username: app, uid: 1000, gid: 1000, shell: /bin/ash, homedir: /srv}]
+  groups: [{groupname: app, gid: 1000, members: [app]}]
+archs: [x86_64, arm64, armv7]
+environment: {LANG: C.UTF-8, PORT: 8080}
+paths:
+  - {path: /srv, type: directory, uid: 1000, gid: 1000, permissions: 0755, recursive: true}
+  - {path: /srv/a, type: empty-file, permissions: 0o644}
+  - {path: /srv/b, type: symlink, source: a}
+  - {path: /srv/c, type: hardlink, source: /srv/a, permissions: 420}
+  - {path: /tmp, type: permissions, permissions: 01777}
+vcs-url: https://github.com/example/repo@deadbeef
+annotations: {org.opencontainers.image.title: test}
+volumes: [/srv]
+layering: {strategy: origin, budget: 5}
+certificates:
+  additional: [{name: corp, content: "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n"}]
+  providers: [custom-ca-certificates]
+format: tar
+"#;
+    let l = load_str(text, "full.yaml", &[]).unwrap();
+    let c = &l.config;
+    assert_eq!(c.contents.build_repositories, ["./build-only"]);
+    assert_eq!(c.contents.packages.len(), 3);
+    assert_eq!(c.archs, [Arch::Amd64, Arch::Arm64, Arch::ArmV7]);
+    assert_eq!(c.environment["PORT"], "8080");
+    assert_eq!(c.paths[0].permissions, 0o755);
+    assert_eq!(c.paths[1].permissions, 0o644);
+    assert_eq!(c.paths[3].permissions, 420);
+    assert_eq!(c.paths[4].permissions, 0o1777);
+    assert_eq!(c.paths[2].kind, PathType::Symlink);
+    assert_eq!(c.accounts.users[0].gid, Some(1000));
+    assert_eq!(c.layering.as_ref().unwrap().budget, Some(5));
+    assert_eq!(l.locate("contents.packages[2]").unwrap().1.line, 10);
+}
+
+#[test]
+fn errors_name_file_line_column_and_field() {
+    let e = err("contents:\n  packages: [a]\n  repositorys: [x]\n");
+    assert_eq!(
+        e.to_string(),
+        "apko.yaml:3:3: `contents.repositorys`: unknown field `repositorys`, expected one of build_repositories, runtime_repositories, repositories, keyring, runtime_keyring, packages, baseimage"
+    );
+    assert!(e.hint().is_some());
+    let e = err("contents:\n  packages: busybox\n");
+    assert!(
+        e.to_string()
+            .starts_with("apko.yaml:2:13: `contents.packages`:"),
+        "{e}"
+    );
+    let e = err("paths:\n  - path: /x\n    type: dir\n");
+    assert!(
+        e.to_string().contains("apko.yaml:3:") && e.to_string().contains("paths[0].type"),
+        "{e}"
+    );
+    let e = err("archs: [sparc]\n");
+    assert!(
+        e.to_string().contains("unknown architecture `sparc`"),
+        "{e}"
+    );
+    let e = err("paths:\n  - path: /x\n    type: directory\n    permissions: -1\n");
+    assert!(
+        e.to_string().contains("apko.yaml:4:18") && e.to_string().contains("paths[0].permissions"),
+        "{e}"
+    );
+    let e = err("environment:\n  A: 1\n  A: 2\n");
+    assert!(e.to_string().contains("duplicate"), "{e}");
+}
+
+#[test]
+fn validation_errors_are_located() {
+    let e = err("accounts:\n  users:\n    - username: root2\n      uid: 0\n");
+    assert_eq!(
+        e.to_string(),
+        "apko.yaml:4:12: `accounts.users[0].uid`: user `root2` has uid 0, which is reserved for root"
+    );
+    assert!(e.hint().unwrap().contains("another uid"));
+    let e = err("layering:\n  strategy: size\n");
+    assert!(
+        e.to_string().contains("layering.strategy") && e.to_string().contains(":2:"),
+        "{e}"
+    );
+    let e = err("paths:\n  - path: /a\n    type: symlink\n");
+    assert!(e.to_string().contains("needs a `source`"), "{e}");
+    let e = err("contents:\n  runtime_keyring:\n    - name: .bad\n      content: x\n");
+    assert!(e.to_string().contains("invalid key name"), "{e}");
+    let e = err("contents:\n  baseimage: {image: ./b, apkindex: ./m}\ncmd: x\n");
+    assert!(e.to_string().contains("cannot be set together"), "{e}");
+}
+
+#[test]
+fn include_merges_like_apko() {
+    let dir = tempfile::tempdir().unwrap();
+    fs_err::write(
+        dir.path().join("base.yaml"),
+        "contents:\n  repositories: [base-repo]\n  packages: [base-pkg]\nenvironment: {A: base, B: base}\ncmd: base-cmd\nvcs-url: base@1\naccounts:\n  users: [{username: b, uid: 1}]\n",
+    )
+    .unwrap();
+    fs_err::write(
+        dir.path().join("top.yaml"),
+        "include: base.yaml\ncontents:\n  packages: [top-pkg]\nenvironment: {A: top}\naccounts:\n  users: [{username: t, uid: 2}]\n",
+    )
+    .unwrap();
+    let l = load(&dir.path().join("top.yaml"), &[]).unwrap();
+    let c = &l.config;
+    assert_eq!(c.contents.packages, ["base-pkg", "top-pkg"]);
+    assert_eq!(c.contents.repositories, ["base-repo"]);
+    assert_eq!(c.environment["A"], "top");
+    assert_eq!(c.environment["B"], "base");
+    assert_eq!(c.cmd.as_deref(), Some("base-cmd"));
+    assert_eq!(c.vcs_url, None, "vcs-url is not inherited, as in apko");
+    assert_eq!(
+        c.accounts
+            .users
+            .iter()
+            .map(|u| u.username.as_str())
+            .collect::<Vec<_>>(),
+        ["b", "t"]
+    );
+    assert_eq!(l.sources.len(), 2);
+    // A problem in the included file is reported against it.
+    fs_err::write(
+        dir.path().join("bad.yaml"),
+        "accounts:\n  users: [{username: z, uid: 0}]\n",
+    )
+    .unwrap();
+    fs_err::write(dir.path().join("inc.yaml"), "include: bad.yaml\n").unwrap();
+    let e = load(&dir.path().join("inc.yaml"), &[]).unwrap_err();
+    assert!(e.to_string().contains("bad.yaml:2:"), "{e}");
+    // Cycles and missing files.
+    fs_err::write(dir.path().join("a.yaml"), "include: b.yaml\n").unwrap();
+    fs_err::write(dir.path().join("b.yaml"), "include: a.yaml\n").unwrap();
+    assert!(matches!(
+        load(&dir.path().join("a.yaml"), &[]),
+        Err(ConfigError::IncludeCycle { .. })
+    ));
+    fs_err::write(dir.path().join("m.yaml"), "include: missing.yaml\n").unwrap();
+    assert!(
+        load(&dir.path().join("m.yaml"), &[])
+            .unwrap_err()
+            .to_string()
+            .contains("missing.yaml")
+    );
+    // Include paths.
+    let other = tempfile::tempdir().unwrap();
+    fs_err::write(other.path().join("lib.yaml"), "cmd: from-lib\n").unwrap();
+    fs_err::write(dir.path().join("uses-lib.yaml"), "include: lib.yaml\n").unwrap();
+    let l = load(
+        &dir.path().join("uses-lib.yaml"),
+        &[other.path().to_path_buf()],
+    )
+    .unwrap();
+    assert_eq!(l.config.cmd.as_deref(), Some("from-lib"));
+}
+
+#[test]
+fn unreadable_file_names_the_path() {
+    let e = load(Path::new("/nonexistent/apko.yaml"), &[]).unwrap_err();
+    assert!(e.to_string().contains("/nonexistent/apko.yaml"), "{e}");
+}
+
+#[test]
+fn every_example_parses() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut files: Vec<PathBuf> = fs_err::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "examples found: {files:?}");
+    for f in files {
+        load(&f, &[]).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+    }
+}
+
+#[test]
+fn json_follows_apko_field_order() {
+    let l = load_str("contents:\n  packages: [a]\n  repositories: [r]\nentrypoint: {command: /bin/sh}\narchs: [x86_64]\n", "x", &[]).unwrap();
+    let json = serde_json::to_string(&l.config).unwrap();
+    assert_eq!(
+        json,
+        r#"{"contents":{"repositories":["r"],"packages":["a"]},"entrypoint":{"command":"/bin/sh"},"accounts":{},"archs":["amd64"]}"#
+    );
+}
