@@ -1,1 +1,2 @@
+//! The `apko` command (commands arrive with the build pipeline).
 fn main() {}

@@ -1,1 +1,2 @@
-//! placeholder
+//! The build pipeline that wires the other crates together (not implemented yet).
+#![deny(missing_docs)]

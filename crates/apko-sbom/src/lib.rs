@@ -1,1 +1,2 @@
-//! placeholder
+//! SPDX 2.3 documents for images (not implemented yet).
+#![deny(missing_docs)]
