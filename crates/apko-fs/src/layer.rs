@@ -1,0 +1,249 @@
+//! Writing a tree as a layer: a tar stream laid out as Go's `archive/tar` writes apko's layers
+//! (entries in byte order, pre-order; no trailing slash on directories; two zero blocks at the
+//! end), optionally gzip-compressed in parallel, with both digests computed in the same pass.
+
+use crate::error::FsError;
+use crate::gzip::{Digests, compress};
+use crate::tar::{BLOCK, Header, encode};
+use crate::tree::{Content, FsTree, Kind, NodeId};
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+
+/// How to write a layer.
+#[derive(Debug, Clone)]
+pub struct LayerOptions {
+    /// gzip level (0–9; default 6).
+    pub compression_level: u32,
+    /// Compression threads (the output does not depend on it).
+    pub threads: usize,
+    /// Size of the independently compressed blocks (default 1 MiB; part of the output's
+    /// identity).
+    pub block_size: usize,
+    /// User names by uid, for the tar `uname` field (from the image's `/etc/passwd`).
+    pub users: BTreeMap<u32, String>,
+    /// Group names by gid (from the image's `/etc/group`).
+    pub groups: BTreeMap<u32, String>,
+}
+
+impl Default for LayerOptions {
+    fn default() -> Self {
+        LayerOptions {
+            compression_level: 6,
+            threads: 1,
+            block_size: 1 << 20,
+            users: BTreeMap::new(),
+            groups: BTreeMap::new(),
+        }
+    }
+}
+
+/// A written layer's identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerBlob {
+    /// SHA-256 and size of the compressed blob, and of the tar (the diffID).
+    pub digests: Digests,
+}
+
+impl LayerBlob {
+    /// `sha256:<hex>` of the compressed blob.
+    pub fn digest(&self) -> String {
+        format!("sha256:{}", hex(&self.digests.compressed_sha256))
+    }
+
+    /// `sha256:<hex>` of the uncompressed tar.
+    pub fn diff_id(&self) -> String {
+        format!("sha256:{}", hex(&self.digests.uncompressed_sha256))
+    }
+
+    /// Compressed size.
+    pub fn size(&self) -> u64 {
+        self.digests.compressed_size
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    use std::fmt::Write as _;
+    b.iter()
+        .fold(String::with_capacity(b.len() * 2), |mut s, x| {
+            let _ = write!(s, "{x:02x}");
+            s
+        })
+}
+
+/// Writes the tar stream of `tree` (every entry `include` accepts) to `w`.
+pub fn write_tar_entries(
+    tree: &FsTree,
+    opts: &LayerOptions,
+    w: &mut dyn Write,
+    include: &dyn Fn(&str, NodeId) -> bool,
+) -> Result<(), FsError> {
+    let walk = tree.walk();
+    let mut links: HashMap<NodeId, usize> = HashMap::new();
+    for (_, id) in &walk {
+        *links.entry(*id).or_default() += 1;
+    }
+    let mut first_path: HashMap<NodeId, String> = HashMap::new();
+    let mut files: HashMap<u32, fs_err::File> = HashMap::new();
+    let mut buf = vec![0u8; 1 << 20];
+    for (path, id) in &walk {
+        if !include(path, *id) {
+            continue;
+        }
+        let n = tree.node(*id);
+        let mut h = Header {
+            name: path.clone(),
+            mode: n.meta.mode & 0o7777,
+            uid: n.meta.uid,
+            gid: n.meta.gid,
+            mtime: n.meta.mtime,
+            uname: opts.users.get(&n.meta.uid).cloned().unwrap_or_default(),
+            gname: opts.groups.get(&n.meta.gid).cloned().unwrap_or_default(),
+            ..Header::default()
+        };
+        let xattrs = || {
+            n.meta
+                .xattrs
+                .iter()
+                .map(|(k, v)| (format!("SCHILY.xattr.{k}"), v.clone()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let mut content: Option<&Content> = None;
+        match &n.kind {
+            Kind::Dir(_) => {
+                h.typeflag = b'5';
+                h.pax = xattrs();
+            }
+            Kind::File(c) => {
+                if let Some(first) = first_path.get(id) {
+                    h.typeflag = b'1';
+                    h.linkname.clone_from(first);
+                } else {
+                    if links[id] > 1 {
+                        first_path.insert(*id, path.clone());
+                    }
+                    h.typeflag = b'0';
+                    h.size = c.len();
+                    h.pax = xattrs();
+                    content = Some(c);
+                }
+            }
+            Kind::Symlink(t) => {
+                h.typeflag = b'2';
+                h.linkname.clone_from(t);
+            }
+            Kind::CharDevice(ma, mi) => {
+                h.typeflag = b'3';
+                (h.devmajor, h.devminor) = (*ma, *mi);
+            }
+            Kind::BlockDevice(ma, mi) => {
+                h.typeflag = b'4';
+                (h.devmajor, h.devminor) = (*ma, *mi);
+            }
+            Kind::Fifo => h.typeflag = b'6',
+        }
+        w.write_all(&encode(&h)).map_err(FsError::Write)?;
+        if let Some(c) = content {
+            match c {
+                Content::Bytes(b) => w.write_all(b).map_err(FsError::Write)?,
+                Content::Source {
+                    source,
+                    offset,
+                    size,
+                } => {
+                    let f = match files.entry(*source) {
+                        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            let p = tree.source_path(*source);
+                            let f = fs_err::File::open(p).map_err(|e| FsError::Source {
+                                path: path.clone(),
+                                source_path: p.display().to_string(),
+                                source: e,
+                            })?;
+                            v.insert(f)
+                        }
+                    };
+                    let mut done = 0u64;
+                    while done < *size {
+                        let n = (*size - done).min(buf.len() as u64) as usize;
+                        f.file()
+                            .read_exact_at(&mut buf[..n], offset + done)
+                            .map_err(|e| FsError::Source {
+                                path: path.clone(),
+                                source_path: tree.source_path(*source).display().to_string(),
+                                source: e,
+                            })?;
+                        w.write_all(&buf[..n]).map_err(FsError::Write)?;
+                        done += n as u64;
+                    }
+                }
+            }
+            let pad = (BLOCK - (c.len() as usize % BLOCK)) % BLOCK;
+            w.write_all(&vec![0u8; pad]).map_err(FsError::Write)?;
+        }
+    }
+    w.write_all(&[0u8; 2 * BLOCK]).map_err(FsError::Write)
+}
+
+/// Writes the whole tree as a gzip-compressed layer to `out`.
+pub fn write_layer<W: Write + Send>(
+    tree: &FsTree,
+    opts: &LayerOptions,
+    out: W,
+) -> Result<(LayerBlob, W), FsError> {
+    write_layer_filtered(tree, opts, out, &|_, _| true)
+}
+
+/// Writes the entries `include` accepts as a gzip-compressed layer.
+pub fn write_layer_filtered<W: Write + Send>(
+    tree: &FsTree,
+    opts: &LayerOptions,
+    out: W,
+    include: &(dyn Fn(&str, NodeId) -> bool + Sync),
+) -> Result<(LayerBlob, W), FsError> {
+    let (out, digests) = compress(
+        out,
+        opts.compression_level,
+        opts.block_size,
+        opts.threads,
+        |w| {
+            let mut bw = std::io::BufWriter::with_capacity(1 << 20, w);
+            write_tar_entries(tree, opts, &mut bw, include)?;
+            bw.flush().map_err(FsError::Write)
+        },
+    )?;
+    Ok((LayerBlob { digests }, out))
+}
+
+/// Writes the tree as an uncompressed tar; returns its size and SHA-256.
+pub fn write_tar<W: Write>(
+    tree: &FsTree,
+    opts: &LayerOptions,
+    out: W,
+) -> Result<(u64, [u8; 32]), FsError> {
+    use sha2::{Digest, Sha256};
+    struct Hashing<W> {
+        inner: W,
+        sha: Sha256,
+        len: u64,
+    }
+    impl<W: Write> Write for Hashing<W> {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            let n = self.inner.write(b)?;
+            self.sha.update(&b[..n]);
+            self.len += n as u64;
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.inner.flush()
+        }
+    }
+    let mut h = Hashing {
+        inner: std::io::BufWriter::with_capacity(1 << 20, out),
+        sha: Sha256::new(),
+        len: 0,
+    };
+    write_tar_entries(tree, opts, &mut h, &|_, _| true)?;
+    h.flush().map_err(FsError::Write)?;
+    Ok((h.len, h.sha.finalize().into()))
+}
