@@ -182,7 +182,8 @@ fn worker(rx: &Mutex<Receiver<Job>>, tx: &SyncSender<Done>, level: u32) {
             return;
         };
         // On failure the writer notices the missing block.
-        let Ok(compressed) = deflate(level, job.dict.as_deref().map(Vec::as_slice), &job.data) else {
+        let Ok(compressed) = deflate(level, job.dict.as_deref().map(Vec::as_slice), &job.data)
+        else {
             return;
         };
         let mut crc = crc32fast::Hasher::new();

@@ -133,7 +133,10 @@ impl FsTree {
                         new: "directory",
                     });
                 }
-                let mut node = Node::new(Kind::Dir(std::collections::BTreeMap::default()), meta.clone());
+                let mut node = Node::new(
+                    Kind::Dir(std::collections::BTreeMap::default()),
+                    meta.clone(),
+                );
                 node.owner = owner;
                 let full = Self::node_path_hint(path);
                 self.insert(&full, node)

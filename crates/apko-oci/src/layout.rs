@@ -1,0 +1,217 @@
+//! Writing images: OCI image layouts and docker-loadable tarballs, atomically.
+
+use crate::digest::Digest;
+use crate::json::to_go_json;
+use crate::types::{Descriptor, Index, MEDIA_TYPE_LAYER_GZIP};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// An output that cannot be written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OutputError {
+    /// A file operation failed.
+    #[error("cannot write `{}`", path.display())]
+    Io {
+        /// Where.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_err(path: &Path) -> impl Fn(io::Error) -> OutputError + '_ {
+    move |source| OutputError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// A blob to put in an image: bytes in memory or a file on disk (layers).
+#[derive(Debug, Clone)]
+pub enum Blob {
+    /// In memory.
+    Bytes(Vec<u8>),
+    /// A file holding exactly the blob.
+    File(PathBuf),
+}
+
+/// One architecture's image, ready to be written.
+#[derive(Debug, Clone)]
+pub struct ImageBlobs {
+    /// The manifest JSON and its descriptor (with platform, for the index).
+    pub manifest: (Descriptor, Vec<u8>),
+    /// The config JSON and its descriptor.
+    pub config: (Descriptor, Vec<u8>),
+    /// The layers (descriptor and content), bottom first.
+    pub layers: Vec<(Descriptor, Blob)>,
+    /// Tags for the docker tarball's `RepoTags`.
+    pub repo_tags: Vec<String>,
+}
+
+fn copy_blob(blob: &Blob, out: &mut dyn Write, path: &Path) -> Result<(), OutputError> {
+    match blob {
+        Blob::Bytes(b) => out.write_all(b).map_err(io_err(path)),
+        Blob::File(p) => {
+            let mut f = fs_err::File::open(p).map_err(io_err(p))?;
+            io::copy(&mut f, out).map(|_| ()).map_err(io_err(path))
+        }
+    }
+}
+
+/// Writes an OCI image layout at `dir`: `oci-layout`, `index.json` (the image index itself,
+/// as apko writes it) and `blobs/sha256/`. Everything is staged in a temporary directory next
+/// to `dir` and moved in at the end, so a failure leaves `dir` as it was.
+pub fn write_layout(
+    dir: &Path,
+    index_json: &[u8],
+    images: &[ImageBlobs],
+) -> Result<(), OutputError> {
+    fs_err::create_dir_all(dir).map_err(io_err(dir))?;
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let stage = tempfile::Builder::new()
+        .prefix(".apko-layout-")
+        .tempdir_in(parent)
+        .map_err(io_err(parent))?;
+    let blobs = stage.path().join("blobs/sha256");
+    fs_err::create_dir_all(&blobs).map_err(io_err(&blobs))?;
+    let put = |digest: &Digest, blob: &Blob| -> Result<(), OutputError> {
+        let p = blobs.join(digest.hex());
+        if p.exists() {
+            return Ok(());
+        }
+        let mut f = fs_err::File::create(&p).map_err(io_err(&p))?;
+        copy_blob(blob, &mut f, &p)
+    };
+    for img in images {
+        put(&img.manifest.0.digest, &Blob::Bytes(img.manifest.1.clone()))?;
+        put(&img.config.0.digest, &Blob::Bytes(img.config.1.clone()))?;
+        for (d, b) in &img.layers {
+            put(&d.digest, b)?;
+        }
+    }
+    let write = |name: &str, data: &[u8]| -> Result<(), OutputError> {
+        let p = stage.path().join(name);
+        fs_err::write(&p, data).map_err(io_err(&p))
+    };
+    write("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    write("index.json", index_json)?;
+    // Move in: blobs first, index.json last.
+    let final_blobs = dir.join("blobs/sha256");
+    fs_err::create_dir_all(&final_blobs).map_err(io_err(&final_blobs))?;
+    for e in fs_err::read_dir(&blobs).map_err(io_err(&blobs))? {
+        let e = e.map_err(io_err(&blobs))?;
+        let to = final_blobs.join(e.file_name());
+        fs_err::rename(e.path(), &to).map_err(io_err(&to))?;
+    }
+    for name in ["oci-layout", "index.json"] {
+        let to = dir.join(name);
+        fs_err::rename(stage.path().join(name), &to).map_err(io_err(&to))?;
+    }
+    Ok(())
+}
+
+/// Writes a tarball that `docker load` (and `skopeo … docker-archive:`) accept: per image its
+/// config (`sha256:<hex>`) and layers (`<hex>.tar.gz`), `manifest.json`, then every image
+/// manifest (`sha256:<hex>`) and `index.json`, as apko writes it. Entries are ordered and
+/// their headers normalised, so the file is reproducible. Written to a temporary file and
+/// renamed into place.
+pub fn write_docker_tarball(
+    path: &Path,
+    index: &Index,
+    images: &[ImageBlobs],
+) -> Result<(), OutputError> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".apko-tarball-")
+        .tempfile_in(dir)
+        .map_err(io_err(dir))?;
+    {
+        let mut tar = tar::Builder::new(io::BufWriter::new(tmp.as_file()));
+        tar.mode(tar::HeaderMode::Deterministic);
+        let mut add = |name: &str, size: u64, blob: &Blob| -> Result<(), OutputError> {
+            let mut h = tar::Header::new_ustar();
+            h.set_path(name).map_err(io_err(path))?;
+            h.set_size(size);
+            h.set_mode(0o644);
+            h.set_mtime(0);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_cksum();
+            let mut data: Box<dyn io::Read> = match blob {
+                Blob::Bytes(b) => Box::new(io::Cursor::new(b.clone())),
+                Blob::File(p) => Box::new(fs_err::File::open(p).map_err(io_err(p))?),
+            };
+            tar.append(&h, &mut data).map_err(io_err(path))
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        let mut manifest = Vec::new();
+        let mut sorted: Vec<&ImageBlobs> = images.iter().collect();
+        sorted.sort_by_key(|img| img.repo_tags.join(","));
+        for img in &sorted {
+            let cfg_name = img.config.0.digest.to_string();
+            if seen.insert(cfg_name.clone()) {
+                add(
+                    &cfg_name,
+                    img.config.1.len() as u64,
+                    &Blob::Bytes(img.config.1.clone()),
+                )?;
+            }
+            let mut layers = Vec::new();
+            for (d, b) in &img.layers {
+                let name = if d.media_type == MEDIA_TYPE_LAYER_GZIP {
+                    format!("{}.tar.gz", d.digest.hex())
+                } else {
+                    d.digest.hex()
+                };
+                if seen.insert(name.clone()) {
+                    add(&name, d.size, b)?;
+                }
+                layers.push(name);
+            }
+            manifest.push(serde_json::json!({
+                "Config": cfg_name,
+                "RepoTags": img.repo_tags,
+                "Layers": layers,
+            }));
+        }
+        let manifest_json = to_go_json(&manifest);
+        add(
+            "manifest.json",
+            manifest_json.len() as u64,
+            &Blob::Bytes(manifest_json),
+        )?;
+        for img in &sorted {
+            let name = img.manifest.0.digest.to_string();
+            if seen.insert(name.clone()) {
+                add(
+                    &name,
+                    img.manifest.1.len() as u64,
+                    &Blob::Bytes(img.manifest.1.clone()),
+                )?;
+            }
+        }
+        let index_json = to_go_json(index);
+        add(
+            "index.json",
+            index_json.len() as u64,
+            &Blob::Bytes(index_json),
+        )?;
+        let mut w = tar.into_inner().map_err(io_err(path))?;
+        w.flush().map_err(io_err(path))?;
+    }
+    tmp.as_file().sync_all().map_err(io_err(path))?;
+    tmp.persist(path).map_err(|e| OutputError::Io {
+        path: path.to_owned(),
+        source: e.error,
+    })?;
+    Ok(())
+}

@@ -1,0 +1,459 @@
+//! Building the documents.
+
+use crate::spdx::{
+    Checksum, CreationInfo, Document, ExternalRef, ExtractedLicense, Package, Relationship,
+};
+use apko_apk::info::PackageInfo;
+use std::collections::BTreeMap;
+
+/// What `/etc/os-release` says (defaults when the image has none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OsRelease {
+    /// `ID`.
+    pub id: String,
+    /// `VERSION_ID`.
+    pub version_id: String,
+    /// `NAME`.
+    pub name: String,
+}
+
+impl Default for OsRelease {
+    fn default() -> Self {
+        OsRelease {
+            id: "unknown".into(),
+            version_id: "unknown".into(),
+            name: "apko-generated image".into(),
+        }
+    }
+}
+
+impl OsRelease {
+    /// Parses `/etc/os-release` text.
+    pub fn parse(text: &str) -> Self {
+        let mut r = OsRelease::default();
+        for line in text.lines() {
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
+            let v = v.trim().trim_matches('"').to_owned();
+            match k.trim() {
+                "ID" => r.id = v,
+                "VERSION_ID" => r.version_id = v,
+                "NAME" => r.name = v,
+                _ => {}
+            }
+        }
+        r
+    }
+}
+
+/// Inputs of one image's SBOM.
+#[derive(Debug, Clone)]
+pub struct ImageSbom<'a> {
+    /// `sha256:…` of the image manifest.
+    pub image_digest: String,
+    /// `sha256:…` of each layer.
+    pub layer_digests: Vec<String>,
+    /// Repository name for purls (the last component of the image reference).
+    pub repository: String,
+    /// OCI architecture.
+    pub oci_arch: String,
+    /// apk architecture.
+    pub apk_arch: String,
+    /// The operating system.
+    pub os: OsRelease,
+    /// Installed packages, in install order.
+    pub packages: Vec<&'a PackageInfo>,
+    /// RFC 3339 build time.
+    pub created: String,
+    /// `name version` of the tool.
+    pub tool: String,
+}
+
+/// Inputs of the index SBOM.
+#[derive(Debug, Clone)]
+pub struct IndexSbom {
+    /// `sha256:…` of the index.
+    pub index_digest: String,
+    /// `(oci arch, manifest digest)` of each image.
+    pub images: Vec<(String, String)>,
+    /// Repository name for purls.
+    pub repository: String,
+    /// RFC 3339 build time.
+    pub created: String,
+    /// `name version` of the tool.
+    pub tool: String,
+    /// `(url, revision)` of the source, when known.
+    pub vcs: Option<(String, String)>,
+}
+
+/// SPDX identifiers allow `[A-Za-z0-9.-]`: `:` becomes `-`, any other byte `C<decimal>`
+/// (apko's rule).
+pub fn sanitize_id(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b':' => out.push('-'),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' => out.push(b as char),
+            other => out.push_str(&format!("C{other}")),
+        }
+    }
+    out
+}
+
+fn purl_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn creation(created: &str, tool: &str) -> CreationInfo {
+    CreationInfo {
+        created: created.to_owned(),
+        creators: vec![format!("Tool: {tool}"), "Organization: apko-rs".to_owned()],
+        license_list_version: "3.27".to_owned(),
+    }
+}
+
+fn rel(a: &str, kind: &str, b: &str) -> Relationship {
+    Relationship {
+        spdx_element_id: a.to_owned(),
+        relationship_type: kind.to_owned(),
+        related_spdx_element: b.to_owned(),
+    }
+}
+
+/// A declared licence as a valid SPDX expression, or a `LicenseRef-` with its text recorded.
+fn license(text: &str, extracted: &mut BTreeMap<String, ExtractedLicense>) -> String {
+    let t = text.trim();
+    if t.is_empty() {
+        return "NOASSERTION".to_owned();
+    }
+    if spdx::Expression::parse(t).is_ok() {
+        return t.to_owned();
+    }
+    let id = format!("LicenseRef-{}", sanitize_id(t));
+    extracted
+        .entry(id.clone())
+        .or_insert_with(|| ExtractedLicense {
+            license_id: id.clone(),
+            extracted_text: t.to_owned(),
+            name: t.to_owned(),
+        });
+    id
+}
+
+fn supplier(os: &OsRelease) -> String {
+    format!("Organization: {}", os.name)
+}
+
+/// The SBOM of one image: the image, its layers, the operating system and every package.
+pub fn image_sbom(input: &ImageSbom<'_>) -> Document {
+    let image_id = format!("SPDXRef-Package-Image-{}", sanitize_id(&input.image_digest));
+    let hex = input.image_digest.trim_start_matches("sha256:");
+    let supplier = supplier(&input.os);
+    let mut packages = vec![Package {
+        spdx_id: image_id.clone(),
+        name: input.image_digest.clone(),
+        version_info: input.image_digest.clone(),
+        files_analyzed: false,
+        license_concluded: None,
+        license_declared: None,
+        description: Some("apko container image".into()),
+        download_location: "NOASSERTION".into(),
+        originator: None,
+        supplier: Some(supplier.clone()),
+        copyright_text: None,
+        source_info: None,
+        primary_package_purpose: Some("CONTAINER".into()),
+        checksums: vec![Checksum {
+            algorithm: "SHA256".into(),
+            checksum_value: hex.to_owned(),
+        }],
+        external_refs: vec![ExternalRef {
+            reference_category: "PACKAGE-MANAGER".into(),
+            reference_locator: format!(
+                "pkg:oci/{}@{}?arch={}&mediaType={}&os=linux",
+                input.repository,
+                input.image_digest,
+                purl_escape(&input.oci_arch),
+                purl_escape("application/vnd.oci.image.manifest.v1+json")
+            ),
+            reference_type: "purl".into(),
+        }],
+    }];
+    let mut relationships = vec![rel("SPDXRef-DOCUMENT", "DESCRIBES", &image_id)];
+    for layer in &input.layer_digests {
+        let id = format!("SPDXRef-Package-ImageLayer-{}", sanitize_id(layer));
+        packages.push(Package {
+            spdx_id: id.clone(),
+            name: layer.clone(),
+            version_info: input.os.version_id.clone(),
+            files_analyzed: false,
+            license_concluded: None,
+            license_declared: None,
+            description: Some("apko operating system layer".into()),
+            download_location: "NOASSERTION".into(),
+            originator: None,
+            supplier: Some(supplier.clone()),
+            copyright_text: None,
+            source_info: None,
+            primary_package_purpose: Some("CONTAINER".into()),
+            checksums: vec![Checksum {
+                algorithm: "SHA256".into(),
+                checksum_value: layer.trim_start_matches("sha256:").to_owned(),
+            }],
+            external_refs: vec![ExternalRef {
+                reference_category: "PACKAGE-MANAGER".into(),
+                reference_locator: format!(
+                    "pkg:oci/{}@{}?arch={}&mediaType={}&os=linux",
+                    input.repository,
+                    layer,
+                    purl_escape(&input.oci_arch),
+                    purl_escape("application/vnd.oci.image.layer.v1.tar+gzip")
+                ),
+                reference_type: "purl".into(),
+            }],
+        });
+        relationships.push(rel(&image_id, "CONTAINS", &id));
+    }
+    let os_id = format!("SPDXRef-OperatingSystem-{}", sanitize_id(&input.os.id));
+    packages.push(Package {
+        spdx_id: os_id.clone(),
+        name: input.os.id.clone(),
+        version_info: input.os.version_id.clone(),
+        files_analyzed: false,
+        license_concluded: None,
+        license_declared: None,
+        description: Some("Operating System".into()),
+        download_location: "NOASSERTION".into(),
+        originator: None,
+        supplier: Some(supplier.clone()),
+        copyright_text: None,
+        source_info: None,
+        primary_package_purpose: Some("OPERATING_SYSTEM".into()),
+        checksums: vec![],
+        external_refs: vec![],
+    });
+    relationships.push(rel(&image_id, "CONTAINS", &os_id));
+    let mut extracted = BTreeMap::new();
+    let mut ids: BTreeMap<&str, String> = BTreeMap::new();
+    let namespace = purl_escape(&input.os.id.to_ascii_lowercase());
+    for p in &input.packages {
+        let id = format!("SPDXRef-Package-apk-{}", sanitize_id(&p.name_version()));
+        ids.insert(p.name.as_str(), id.clone());
+        let mut checksums = Vec::new();
+        if let Some(sum) = p.checksum.as_ref().and_then(|c| c.sha1()) {
+            checksums.push(Checksum {
+                algorithm: "SHA1".into(),
+                checksum_value: sum.iter().map(|b| format!("{b:02x}")).collect(),
+            });
+        }
+        let arch = p.arch.clone().unwrap_or_else(|| input.apk_arch.clone());
+        packages.push(Package {
+            spdx_id: id.clone(),
+            name: p.name.to_string(),
+            version_info: p.version.to_string(),
+            files_analyzed: false,
+            license_concluded: Some("NOASSERTION".into()),
+            license_declared: Some(license(&p.license, &mut extracted)),
+            description: (!p.description.is_empty()).then(|| p.description.clone()),
+            download_location: if p.url.is_empty() {
+                "NOASSERTION".into()
+            } else {
+                p.url.clone()
+            },
+            originator: Some(supplier.clone()),
+            supplier: Some(supplier.clone()),
+            copyright_text: Some("NOASSERTION".into()),
+            source_info: p.origin.as_ref().map(|o| format!("built from origin {o}")),
+            primary_package_purpose: Some("APPLICATION".into()),
+            checksums,
+            external_refs: vec![ExternalRef {
+                reference_category: "PACKAGE-MANAGER".into(),
+                reference_locator: format!(
+                    "pkg:apk/{namespace}/{}@{}?arch={}",
+                    purl_escape(p.name.as_str()),
+                    purl_escape(p.version.as_str()),
+                    purl_escape(&arch)
+                ),
+                reference_type: "purl".into(),
+            }],
+        });
+        relationships.push(rel(&os_id, "CONTAINS", &id));
+    }
+    // Dependencies between installed packages (by name and by provided names).
+    let mut providers: BTreeMap<&str, &str> = BTreeMap::new();
+    for p in &input.packages {
+        providers.insert(p.name.as_str(), p.name.as_str());
+        for pr in &p.provides {
+            providers.entry(pr.name.as_str()).or_insert(p.name.as_str());
+        }
+    }
+    for p in &input.packages {
+        let mut deps: Vec<&str> = p
+            .depends
+            .iter()
+            .filter(|d| !d.conflict)
+            .filter_map(|d| providers.get(d.name.as_str()).copied())
+            .filter(|n| *n != p.name.as_str())
+            .collect();
+        deps.sort_unstable();
+        deps.dedup();
+        for d in deps {
+            relationships.push(rel(&ids[p.name.as_str()], "DEPENDS_ON", &ids[d]));
+        }
+    }
+    Document {
+        spdx_id: "SPDXRef-DOCUMENT".into(),
+        name: format!(
+            "sbom-{}",
+            input.layer_digests.first().unwrap_or(&input.image_digest)
+        ),
+        spdx_version: "SPDX-2.3".into(),
+        creation_info: creation(&input.created, &input.tool),
+        data_license: "CC0-1.0".into(),
+        document_namespace: format!("https://spdx.org/spdxdocs/apko-rs/{}-{hex}", input.apk_arch),
+        document_describes: vec![image_id],
+        packages,
+        relationships,
+        extracted_licensing_infos: extracted.into_values().collect(),
+    }
+}
+
+/// The SBOM of the multi-architecture index.
+pub fn index_sbom(input: &IndexSbom) -> Document {
+    let id = format!("SPDXRef-Package-{}", sanitize_id(&input.index_digest));
+    let hex = input.index_digest.trim_start_matches("sha256:");
+    let mut packages = vec![Package {
+        spdx_id: id.clone(),
+        name: input.index_digest.clone(),
+        version_info: input.index_digest.clone(),
+        files_analyzed: false,
+        license_concluded: None,
+        license_declared: None,
+        description: Some("Multi-arch image index".into()),
+        download_location: "NOASSERTION".into(),
+        originator: None,
+        supplier: Some("Organization: apko-rs".into()),
+        copyright_text: None,
+        source_info: Some("Generated at image build time by apko-rs".into()),
+        primary_package_purpose: Some("CONTAINER".into()),
+        checksums: vec![Checksum {
+            algorithm: "SHA256".into(),
+            checksum_value: hex.to_owned(),
+        }],
+        external_refs: vec![ExternalRef {
+            reference_category: "PACKAGE-MANAGER".into(),
+            reference_locator: format!(
+                "pkg:oci/{}@{}?mediaType={}",
+                input.repository,
+                input.index_digest,
+                purl_escape("application/vnd.oci.image.index.v1+json")
+            ),
+            reference_type: "purl".into(),
+        }],
+    }];
+    let mut relationships = vec![rel("SPDXRef-DOCUMENT", "DESCRIBES", &id)];
+    for (arch, digest) in &input.images {
+        let img = format!("SPDXRef-Package-{}", sanitize_id(digest));
+        packages.push(Package {
+            spdx_id: img.clone(),
+            name: digest.clone(),
+            version_info: digest.clone(),
+            files_analyzed: false,
+            license_concluded: None,
+            license_declared: None,
+            description: None,
+            download_location: "NOASSERTION".into(),
+            originator: None,
+            supplier: Some("Organization: apko-rs".into()),
+            copyright_text: None,
+            source_info: None,
+            primary_package_purpose: Some("CONTAINER".into()),
+            checksums: vec![Checksum {
+                algorithm: "SHA256".into(),
+                checksum_value: digest.trim_start_matches("sha256:").to_owned(),
+            }],
+            external_refs: vec![ExternalRef {
+                reference_category: "PACKAGE-MANAGER".into(),
+                reference_locator: format!(
+                    "pkg:oci/{}@{}?arch={}&mediaType={}&os=linux",
+                    input.repository,
+                    digest,
+                    purl_escape(arch),
+                    purl_escape("application/vnd.oci.image.manifest.v1+json")
+                ),
+                reference_type: "purl".into(),
+            }],
+        });
+        relationships.push(rel(&img, "VARIANT_OF", &id));
+    }
+    if let Some((url, rev)) = &input.vcs {
+        let src = format!("SPDXRef-Package-{}", sanitize_id(&format!("{url}@{rev}")));
+        packages.push(Package {
+            spdx_id: src.clone(),
+            name: url.clone(),
+            version_info: rev.clone(),
+            files_analyzed: false,
+            license_concluded: None,
+            license_declared: None,
+            description: None,
+            download_location: url.clone(),
+            originator: None,
+            supplier: Some("Organization: apko-rs".into()),
+            copyright_text: None,
+            source_info: None,
+            primary_package_purpose: Some("SOURCE".into()),
+            checksums: vec![],
+            external_refs: vec![],
+        });
+        relationships.push(rel(&id, "GENERATED_FROM", &src));
+    }
+    Document {
+        spdx_id: "SPDXRef-DOCUMENT".into(),
+        name: format!("sbom-{}", input.index_digest),
+        spdx_version: "SPDX-2.3".into(),
+        creation_info: creation(&input.created, &input.tool),
+        data_license: "CC0-1.0".into(),
+        document_namespace: format!("https://spdx.org/spdxdocs/apko-rs/index-{hex}"),
+        document_describes: vec![id],
+        packages,
+        relationships,
+        extracted_licensing_infos: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_licenses() {
+        assert_eq!(sanitize_id("sha256:ab"), "sha256-ab");
+        assert_eq!(sanitize_id("a_b+c"), "aC95bC43c");
+        let mut x = BTreeMap::new();
+        assert_eq!(
+            license("MIT AND BSD-2-Clause", &mut x),
+            "MIT AND BSD-2-Clause"
+        );
+        assert_eq!(license("", &mut x), "NOASSERTION");
+        assert_eq!(license("custom thing", &mut x), "LicenseRef-customC32thing");
+        assert_eq!(x.len(), 1);
+    }
+
+    #[test]
+    fn os_release() {
+        let r = OsRelease::parse("NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.20.3\n");
+        assert_eq!(
+            (r.id.as_str(), r.version_id.as_str(), r.name.as_str()),
+            ("alpine", "3.20.3", "Alpine Linux")
+        );
+    }
+}
