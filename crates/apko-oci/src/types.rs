@@ -147,13 +147,14 @@ pub struct RunConfig {
     /// User (name or uid).
     #[serde(rename = "User", default, skip_serializing_if = "String::is_empty")]
     pub user: String,
-    /// Volumes.
+    /// Volumes (written as `{"/path":{}}`).
     #[serde(
         rename = "Volumes",
         default,
-        skip_serializing_if = "BTreeMap::is_empty"
+        skip_serializing_if = "BTreeSet::is_empty",
+        with = "volume_map"
     )]
-    pub volumes: BTreeMap<String, Empty>,
+    pub volumes: BTreeSet<String>,
     /// Working directory.
     #[serde(
         rename = "WorkingDir",
@@ -179,7 +180,10 @@ mod volume_map {
     #[derive(serde::Serialize, Deserialize)]
     struct Empty {}
 
-    pub(super) fn serialize<S: Serializer>(set: &BTreeSet<String>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(
+        set: &BTreeSet<String>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(set.len()))?;
         for k in set {
             m.serialize_entry(k, &Empty {})?;
@@ -187,7 +191,9 @@ mod volume_map {
         m.end()
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeSet<String>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeSet<String>, D::Error> {
         let m: BTreeMap<String, serde::de::IgnoredAny> = BTreeMap::deserialize(d)?;
         Ok(m.into_keys().collect())
     }
