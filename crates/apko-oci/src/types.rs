@@ -194,7 +194,8 @@ mod volume_map {
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<BTreeSet<String>, D::Error> {
-        let m: BTreeMap<String, serde::de::IgnoredAny> = BTreeMap::deserialize(d)?;
+        // The values are `{}`; only the keys matter.
+        let m: BTreeMap<String, serde_json::Value> = BTreeMap::deserialize(d)?;
         Ok(m.into_keys().collect())
     }
 }
