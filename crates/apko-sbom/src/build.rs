@@ -252,7 +252,11 @@ pub fn image_sbom(input: &ImageSbom<'_>) -> Document {
         if let Some(sum) = p.checksum.as_ref().and_then(|c| c.sha1()) {
             checksums.push(Checksum {
                 algorithm: "SHA1".into(),
-                checksum_value: sum.iter().map(|b| format!("{b:02x}")).collect(),
+                checksum_value: sum.iter().fold(String::new(), |mut s, b| {
+                    use std::fmt::Write as _;
+                    let _ = write!(s, "{b:02x}");
+                    s
+                }),
             });
         }
         let arch = p.arch.clone().unwrap_or_else(|| input.apk_arch.clone());
