@@ -109,12 +109,11 @@ impl InstalledPackage {
 
     /// Builds the file list from a package's data entries as apk does: every directory entry
     /// and the parent of every file is listed once, in order of first appearance; files keep
-    /// the mode and owner of their own tar header (`owner` maps an entry to the numeric
-    /// uid/gid on the target system). Files named `.keep_*` are not recorded.
+    /// the mode of their own tar header and the given owner (the numeric uid/gid on the target
+    /// system). Files named `.keep_*` are not recorded.
     pub fn with_entries<'a>(
         mut self,
-        entries: impl IntoIterator<Item = &'a DataEntry>,
-        owner: impl Fn(&DataEntry) -> (u32, u32),
+        entries: impl IntoIterator<Item = (&'a DataEntry, (u32, u32))>,
     ) -> Self {
         let mut index: BTreeMap<String, usize> = BTreeMap::new();
         let mut dir_of = |dirs: &mut Vec<InstalledDir>, path: &str| -> usize {
@@ -127,8 +126,7 @@ impl InstalledPackage {
                 dirs.len() - 1
             })
         };
-        for e in entries {
-            let (uid, gid) = owner(e);
+        for (e, (uid, gid)) in entries {
             if e.kind == DataKind::Directory {
                 let i = dir_of(&mut self.dirs, &e.path);
                 self.dirs[i].acl = Acl {

@@ -177,6 +177,24 @@ pub fn parse_public_key(name: &str, pem: &[u8]) -> Result<PublicKey, KeyError> {
         })
 }
 
+/// Re-encodes a PEM public key canonically (SubjectPublicKeyInfo, LF line endings).
+pub fn canonical_public_key_pem(name: &str, pem: &[u8]) -> Result<String, KeyError> {
+    let text = std::str::from_utf8(pem).map_err(|_| KeyError::NotPublicKey {
+        name: name.to_owned(),
+    })?;
+    if text.matches("-----BEGIN ").count() != 1 {
+        return Err(KeyError::NotPublicKey {
+            name: name.to_owned(),
+        });
+    }
+    let key = parse_public_key(name, pem)?;
+    key.to_public_key_pem(LineEnding::LF)
+        .map_err(|e| KeyError::Rsa {
+            name: name.to_owned(),
+            message: e.to_string(),
+        })
+}
+
 impl Keyring {
     /// An empty keyring.
     pub fn new() -> Self {

@@ -1,2 +1,48 @@
-//! The build pipeline that wires the other crates together (not implemented yet).
+//! The apko build pipeline: from an apko.yaml to reproducible OCI images.
+//!
+//! This is the only crate that wires the others together: it loads keys and repository
+//! indexes ([`apko_apk`]), resolves every architecture consistently, fetches, verifies and
+//! expands packages in parallel, installs them into an in-memory filesystem ([`apko_fs`])
+//! without running their scripts (emulating what they do: busybox links, accounts, the apk
+//! database, CA bundles), and produces layers, OCI config, manifests and the index
+//! ([`apko_oci`]) and SPDX documents ([`apko_sbom`]).
+//!
+//! Building an image takes a few lines:
+//!
+//! ```no_run
+//! use apko_build::{BuildRequest, Builder, SourceDateEpoch};
+//! use std::path::Path;
+//!
+//! let config = apko_config::load(Path::new("examples/hello/apko.yaml"), &[])?;
+//! let mut req = BuildRequest::new(config, std::env::current_dir()?, "example.com/hello:latest");
+//! req.source_date_epoch = SourceDateEpoch::Set(0);
+//! let output = Builder::new(req).build()?;
+//! output.write_tarball(Path::new("hello.tar"))?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
+
+mod build;
+mod error;
+mod image;
+mod install;
+mod plan;
+mod post;
+mod report;
+mod request;
+mod sources;
+
+pub use build::{BuildOutput, Builder, ResolvedPackage, Timing};
+pub use error::BuildError;
+pub use image::ArchImage;
+pub use report::{Phase, Reporter, Silent};
+pub use request::{BuildRequest, SourceDateEpoch};
+
+/// Re-exports of the crates a front end needs, so that it can depend on this crate alone.
+pub mod deps {
+    pub use apko_apk;
+    pub use apko_config;
+    pub use apko_fs;
+    pub use apko_oci;
+    pub use apko_sbom;
+}

@@ -28,6 +28,12 @@ fn io_err(path: &Path) -> impl Fn(io::Error) -> OutputError + '_ {
     }
 }
 
+/// Temporary files are created private (0600); outputs are world-readable like any file.
+pub fn set_readable(path: &Path) -> Result<(), OutputError> {
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o644)).map_err(io_err(path))
+}
+
 /// A blob to put in an image: bytes in memory or a file on disk (layers).
 #[derive(Debug, Clone)]
 pub enum Blob {
@@ -209,6 +215,7 @@ pub fn write_docker_tarball(
         w.flush().map_err(io_err(path))?;
     }
     tmp.as_file().sync_all().map_err(io_err(path))?;
+    set_readable(tmp.path())?;
     tmp.persist(path).map_err(|e| OutputError::Io {
         path: path.to_owned(),
         source: e.error,

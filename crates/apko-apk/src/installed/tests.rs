@@ -130,7 +130,7 @@ fn file_list_from_entries() {
         "alpha".parse().unwrap(),
         "1".parse().unwrap(),
     ))
-    .with_entries(&entries, |e| (e.uid, e.gid));
+    .with_entries(entries.iter().map(|e| (e, (e.uid, e.gid))));
     let paths: Vec<&str> = p.dirs.iter().map(|d| d.path.as_str()).collect();
     assert_eq!(paths, ["etc", "usr", "usr/bin", "var/lib/alpha", "", "dev"]);
     assert_eq!(

@@ -1,0 +1,122 @@
+//! Command-line arguments, compatible with apko's.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "apko", version, about = "Build reproducible OCI images from APK packages", long_about = None)]
+pub(crate) struct Cli {
+    /// Log level: trace, debug, info, warn, error.
+    #[arg(long, global = true)]
+    pub(crate) log_level: Option<String>,
+    /// Change to this directory before doing anything.
+    #[arg(short = 'C', long = "workdir", global = true)]
+    pub(crate) workdir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Build an image from a configuration: an OCI layout if OUTPUT is a directory, else a
+    /// tarball that `docker load` accepts.
+    Build {
+        /// The configuration file (apko.yaml).
+        config: PathBuf,
+        /// The image reference (`registry/repo:tag`).
+        tag: String,
+        /// Output: an existing directory (OCI layout) or a file (docker tarball).
+        output: PathBuf,
+        #[command(flatten)]
+        common: Common,
+        /// Write SBOMs (`--sbom=false` to skip).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+        sbom: bool,
+        /// Where to write SBOMs (default: the layout directory, or the tarball's directory).
+        #[arg(long)]
+        sbom_path: Option<PathBuf>,
+        /// SBOM formats (only `spdx`).
+        #[arg(long, value_delimiter = ',', default_value = "spdx")]
+        sbom_formats: Vec<String>,
+        /// Annotations `key:value` for the index, manifests and config labels.
+        #[arg(long = "annotations", value_name = "KEY:VALUE")]
+        annotations: Vec<String>,
+        /// Read version-control information (accepted for compatibility; apko-rs takes
+        /// `vcs-url` from the configuration only).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+        vcs: bool,
+    },
+    /// Build one architecture's filesystem as a tar (gzip'd when OUTPUT ends in `.gz`).
+    BuildMinirootfs {
+        /// The configuration file.
+        config: PathBuf,
+        /// The output file.
+        output: PathBuf,
+        /// The architecture (default: this machine's).
+        #[arg(long)]
+        build_arch: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the packages each architecture would get.
+    ShowPackages {
+        /// The configuration file.
+        config: PathBuf,
+        /// `name-version` (default), `name-version-source`, `name=version`, `name=version-source`,
+        /// `name-(version)`, `name-(version)-source`, `packagelock`, `packagelock-source`, or a
+        /// template using `{{.Name}}`, `{{.Version}}` and `{{.Source}}`.
+        #[arg(long, default_value = "name-version")]
+        format: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the validated configuration (repository passwords redacted).
+    ShowConfig {
+        /// The configuration file.
+        config: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the version.
+    Version,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Common {
+    /// Architectures (`x86_64`, `amd64`, ..., `all`, `host`); default: the configuration's.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) arch: Vec<String>,
+    /// Build date (RFC 3339); a floor for the date derived from packages.
+    #[arg(long)]
+    pub(crate) build_date: Option<String>,
+    /// Add a key (path or URL).
+    #[arg(short = 'k', long = "keyring-append")]
+    pub(crate) keyring_append: Vec<String>,
+    /// Add a repository.
+    #[arg(short = 'r', long = "repository-append")]
+    pub(crate) repository_append: Vec<String>,
+    /// Add a build-only repository.
+    #[arg(short = 'b', long = "build-repository-append")]
+    pub(crate) build_repository_append: Vec<String>,
+    /// Add a package.
+    #[arg(short = 'p', long = "package-append")]
+    pub(crate) package_append: Vec<String>,
+    /// Directory for downloaded indexes and packages.
+    #[arg(long)]
+    pub(crate) cache_dir: Option<PathBuf>,
+    /// Use only the cache for remote repositories.
+    #[arg(long)]
+    pub(crate) offline: bool,
+    /// Do NOT verify repository index signatures.
+    #[arg(long)]
+    pub(crate) ignore_signatures: bool,
+    /// Directories searched for `include`d configurations.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) include_paths: Vec<PathBuf>,
+    /// Parallel jobs (downloads, expansion, compression).
+    #[arg(short = 'j', long)]
+    pub(crate) jobs: Option<usize>,
+    /// gzip level of layers (0-9).
+    #[arg(long, default_value_t = 6)]
+    pub(crate) compression_level: u32,
+}

@@ -1,0 +1,369 @@
+//! Each command maps its arguments to one `apko_build` call.
+
+use crate::args::{Cli, Command, Common};
+use crate::progress::Bars;
+use crate::render::CliError;
+use apko_build::deps::apko_config::{self, Arch, LoadedConfig};
+use apko_build::{BuildError, BuildRequest, Builder, Reporter, Silent, SourceDateEpoch};
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
+    if let Some(dir) = &cli.workdir {
+        std::env::set_current_dir(dir).map_err(|e| {
+            CliError::usage(
+                format!("cannot change to directory `{}`: {e}", dir.display()),
+                None,
+            )
+        })?;
+    }
+    match cli.command {
+        Command::Build {
+            config,
+            tag,
+            output,
+            common,
+            sbom,
+            sbom_path,
+            sbom_formats,
+            annotations,
+            vcs: _,
+        } => {
+            if let Some(f) = sbom_formats.iter().find(|f| f.as_str() != "spdx") {
+                tracing::warn!("SBOM format `{f}` is not supported; writing SPDX only");
+            }
+            let mut req = request(&config, &tag, &common)?;
+            req.sbom = sbom;
+            req.annotations = parse_annotations(&annotations)?;
+            build(req, &output, sbom_path.as_deref())
+        }
+        Command::BuildMinirootfs {
+            config,
+            output,
+            build_arch,
+            common,
+        } => {
+            let arch = match build_arch {
+                Some(a) => a
+                    .parse::<Arch>()
+                    .map_err(|e| CliError::usage(e.to_string(), None))?,
+                None => Arch::host().ok_or_else(|| {
+                    CliError::usage(
+                        "this machine's architecture is not one apko knows",
+                        Some("pass --build-arch"),
+                    )
+                })?,
+            };
+            let req = request(&config, "apko.local/minirootfs:latest", &common)?;
+            Builder::new(req)
+                .with_reporter(reporter())
+                .build_minirootfs(arch, &output)?;
+            Ok(())
+        }
+        Command::ShowPackages {
+            config,
+            format,
+            common,
+        } => {
+            let req = request(&config, "apko.local/show:latest", &common)?;
+            let archs = Builder::new(req).resolve()?;
+            let several = archs.len() > 1;
+            for (arch, pkgs) in archs {
+                if several {
+                    println!("# {}", arch.apk_name());
+                }
+                for p in pkgs {
+                    println!("{}", format_package(&format, &p.name, &p.version, &p.url));
+                }
+            }
+            Ok(())
+        }
+        Command::ShowConfig { config, common } => {
+            let loaded = load(&config, &common)?;
+            let mut c = loaded.config.clone();
+            let redact = apko_build::deps::apko_apk::source::redact;
+            for list in [
+                &mut c.contents.repositories,
+                &mut c.contents.build_repositories,
+                &mut c.contents.runtime_repositories,
+                &mut c.contents.keyring,
+            ] {
+                for r in list.iter_mut() {
+                    *r = redact(r);
+                }
+            }
+            let yaml = serde_saphyr::to_string(&c).map_err(|e| {
+                CliError::usage(format!("cannot render the configuration: {e}"), None)
+            })?;
+            print!("{yaml}");
+            Ok(())
+        }
+        Command::Version => {
+            println!("apko-rs {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+    }
+}
+
+fn reporter() -> Arc<dyn Reporter> {
+    if std::io::stderr().is_terminal() {
+        Arc::new(Bars::new())
+    } else {
+        Arc::new(Silent)
+    }
+}
+
+fn load(config: &Path, common: &Common) -> Result<LoadedConfig, CliError> {
+    apko_config::load(config, &common.include_paths)
+        .map_err(|e| CliError::Build(BuildError::Config(e)))
+}
+
+fn request(config: &Path, tag: &str, common: &Common) -> Result<BuildRequest, CliError> {
+    let loaded = load(config, common)?;
+    let cwd = std::env::current_dir()
+        .map_err(|e| CliError::usage(format!("cannot read the current directory: {e}"), None))?;
+    let mut req = BuildRequest::new(loaded, cwd, tag);
+    req.archs = parse_archs(&common.arch)?;
+    req.build_date = common
+        .build_date
+        .as_deref()
+        .map(parse_rfc3339)
+        .transpose()?;
+    let sde = std::env::var("SOURCE_DATE_EPOCH").ok();
+    req.source_date_epoch = SourceDateEpoch::parse(sde.as_deref()).map_err(|m| {
+        CliError::usage(m, Some("unset SOURCE_DATE_EPOCH or set it to an integer such as `0` or `$(git log -1 --format=%ct)`"))
+    })?;
+    req.extra_keyring.clone_from(&common.keyring_append);
+    req.extra_repositories.clone_from(&common.repository_append);
+    req.extra_build_repositories
+        .clone_from(&common.build_repository_append);
+    req.extra_packages.clone_from(&common.package_append);
+    req.cache_dir = common
+        .cache_dir
+        .as_ref()
+        .map(|d| absolute(&req.base_dir, d));
+    req.offline = common.offline;
+    req.ignore_signatures = common.ignore_signatures;
+    req.jobs = common
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
+        .max(1);
+    if common.compression_level > 9 {
+        return Err(CliError::usage(
+            "--compression-level must be between 0 and 9",
+            None,
+        ));
+    }
+    req.compression_level = common.compression_level;
+    Ok(req)
+}
+
+fn absolute(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_owned()
+    } else {
+        base.join(p)
+    }
+}
+
+fn build(req: BuildRequest, output: &Path, sbom_path: Option<&Path>) -> Result<(), CliError> {
+    let sbom = req.sbom;
+    let out = Builder::new(req).with_reporter(reporter()).build()?;
+    let layout = output.is_dir();
+    if layout {
+        out.write_layout(output)?;
+    } else {
+        out.write_tarball(output)?;
+    }
+    if sbom {
+        let dir = match sbom_path {
+            Some(p) => p.to_owned(),
+            None if layout => output.to_owned(),
+            None => output
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_owned(),
+        };
+        out.write_sboms(&dir)?;
+    }
+    if std::io::stderr().is_terminal() {
+        eprintln!("wrote {} (index {})", output.display(), out.index_digest());
+    }
+    Ok(())
+}
+
+fn parse_archs(list: &[String]) -> Result<Option<Vec<Arch>>, CliError> {
+    if list.is_empty() {
+        return Ok(None);
+    }
+    if list.len() == 1 && list[0] == "all" {
+        return Ok(Some(Arch::ALL.to_vec()));
+    }
+    let mut out = Vec::new();
+    for a in list {
+        let arch = if a == "host" {
+            Arch::host().ok_or_else(|| {
+                CliError::usage("this machine's architecture is not one apko knows", None)
+            })?
+        } else {
+            a.parse::<Arch>()
+                .map_err(|e| CliError::usage(format!("--arch: {e}"), None))?
+        };
+        out.push(arch);
+    }
+    Ok(Some(out))
+}
+
+fn parse_annotations(list: &[String]) -> Result<BTreeMap<String, String>, CliError> {
+    let mut out = BTreeMap::new();
+    for a in list {
+        let Some((k, v)) = a.split_once(':') else {
+            return Err(CliError::usage(
+                format!("--annotations `{a}`: expected `key:value`"),
+                None,
+            ));
+        };
+        if k.is_empty()
+            || !k
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        {
+            return Err(CliError::usage(
+                format!("--annotations `{a}`: keys are lower-case letters, digits, `-` and `.`"),
+                None,
+            ));
+        }
+        if v.is_empty() {
+            return Err(CliError::usage(
+                format!("--annotations `{a}`: empty value"),
+                None,
+            ));
+        }
+        if out.insert(k.to_owned(), v.to_owned()).is_some() {
+            return Err(CliError::usage(
+                format!("--annotations: `{k}` given twice"),
+                None,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Parses an RFC 3339 time (`2024-01-02T03:04:05Z`, fractions and offsets allowed) into
+/// seconds since the epoch.
+pub(crate) fn parse_rfc3339(s: &str) -> Result<i64, CliError> {
+    let bad = || {
+        CliError::usage(
+            format!("--build-date `{s}` is not an RFC 3339 time"),
+            Some("write it like 2024-01-02T03:04:05Z"),
+        )
+    };
+    let b = s.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return Err(bad());
+    }
+    let num =
+        |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok()).ok_or_else(bad);
+    let (y, mo, d, h, mi, sec) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return Err(bad());
+    }
+    let mut rest = &s[19..];
+    if let Some(r) = rest.strip_prefix('.') {
+        let digits = r.bytes().take_while(u8::is_ascii_digit).count();
+        rest = &r[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        r if r.len() == 6 && (r.starts_with('+') || r.starts_with('-')) && &r[3..4] == ":" => {
+            let sign = if r.starts_with('-') { -1 } else { 1 };
+            let hours: i64 = r[1..3].parse().map_err(|_| bad())?;
+            let minutes: i64 = r[4..6].parse().map_err(|_| bad())?;
+            sign * (hours * 3600 + minutes * 60)
+        }
+        _ => return Err(bad()),
+    };
+    // Days from civil (Howard Hinnant).
+    let (y2, m2) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * m2 + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Ok(days * 86_400 + h * 3600 + mi * 60 + sec - offset)
+}
+
+fn format_package(format: &str, name: &str, version: &str, source: &str) -> String {
+    match format {
+        "name-version" => format!("{name}-{version}"),
+        "name-version-source" => format!("{name}-{version} {source}"),
+        "name=version" => format!("{name}={version}"),
+        "name=version-source" => format!("{name}={version} {source}"),
+        "name-(version)" => format!("{name} ({version})"),
+        "name-(version)-source" => format!("{name} ({version}) {source}"),
+        "packagelock" => format!("- {name}={version}"),
+        "packagelock-source" => format!("- {name}={version} # {source}"),
+        template => template
+            .replace("{{.Name}}", name)
+            .replace("{{.Version}}", version)
+            .replace("{{.Source}}", source),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z").unwrap(), 0);
+        assert_eq!(
+            parse_rfc3339("2023-11-14T22:13:20Z").unwrap(),
+            1_700_000_000
+        );
+        assert_eq!(
+            parse_rfc3339("2023-11-14T23:13:20.5+01:00").unwrap(),
+            1_700_000_000
+        );
+        assert!(parse_rfc3339("yesterday").is_err());
+        assert!(parse_rfc3339("2023-13-14T22:13:20Z").is_err());
+    }
+
+    #[test]
+    fn annotations() {
+        let a = parse_annotations(&["org.opencontainers.image.title:hello".into()]).unwrap();
+        assert_eq!(a["org.opencontainers.image.title"], "hello");
+        assert!(parse_annotations(&["Bad:x".into()]).is_err());
+        assert!(parse_annotations(&["a:x".into(), "a:y".into()]).is_err());
+        assert!(parse_annotations(&["a:".into()]).is_err());
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(format_package("name=version", "a", "1", "s"), "a=1");
+        assert_eq!(
+            format_package("{{.Name}} {{.Version}}", "a", "1", "s"),
+            "a 1"
+        );
+    }
+}

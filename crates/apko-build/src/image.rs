@@ -1,0 +1,269 @@
+//! From a finished filesystem to an OCI image: layer, config, manifest, SBOM.
+
+use crate::error::BuildError;
+use crate::plan::annotations;
+use apko_config::{Arch, ImageConfig};
+use apko_fs::{FsTree, LayerBlob, LayerOptions, write_layer};
+use apko_oci::{
+    Descriptor, Digest, History, ImageConfig as OciConfig, MEDIA_TYPE_CONFIG,
+    MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_MANIFEST, Manifest, Platform, RootFs, RunConfig, rfc3339,
+    to_go_json,
+};
+use std::path::{Path, PathBuf};
+
+/// Environment variables: the configured ones plus apko's defaults, as sorted `K=V`.
+pub(crate) fn environment(c: &ImageConfig) -> Vec<String> {
+    let mut env = c.environment.clone();
+    env.entry("PATH".into())
+        .or_insert_with(|| "/usr/local/sbin:/usr/local/bin:/usr/bin:/usr/sbin:/sbin:/bin".into());
+    env.entry("SSL_CERT_FILE".into())
+        .or_insert_with(|| "/etc/ssl/certs/ca-certificates.crt".into());
+    let mut v: Vec<String> = env.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+    v.sort();
+    v
+}
+
+/// Splits a command line like a POSIX shell (quotes and backslashes; no expansion), as
+/// apko's shlex does.
+pub(crate) fn shell_split(s: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(x) => cur.push(x),
+                        None => return Err(format!("unterminated single quote in `{s}`")),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(x @ ('"' | '\\' | '$' | '`')) => cur.push(x),
+                            Some('\n') => {}
+                            Some(x) => {
+                                cur.push('\\');
+                                cur.push(x);
+                            }
+                            None => return Err(format!("unterminated double quote in `{s}`")),
+                        },
+                        Some(x) => cur.push(x),
+                        None => return Err(format!("unterminated double quote in `{s}`")),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some('\n') | None => {}
+                    Some(x) => cur.push(x),
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        out.push(cur);
+    }
+    Ok(out)
+}
+
+/// The parts of one architecture's image.
+#[derive(Debug, Clone)]
+pub struct ArchImage {
+    /// The architecture.
+    pub arch: Arch,
+    /// Installed packages in install order (with their identities).
+    pub packages: Vec<apko_apk::info::PackageInfo>,
+    /// The layer.
+    pub layer: LayerBlob,
+    /// Where the compressed layer is.
+    pub layer_path: PathBuf,
+    /// Config descriptor and bytes.
+    pub config: (Descriptor, Vec<u8>),
+    /// Manifest descriptor (with platform) and bytes.
+    pub manifest: (Descriptor, Vec<u8>),
+    /// The build date of this image.
+    pub created: i64,
+    /// The SPDX document, serialised.
+    pub sbom: Option<Vec<u8>>,
+}
+
+pub(crate) struct ImageInputs<'a> {
+    pub(crate) arch: Arch,
+    pub(crate) config: &'a ImageConfig,
+    pub(crate) run_as: Option<String>,
+    pub(crate) created: i64,
+    pub(crate) threads: usize,
+    pub(crate) level: u32,
+}
+
+/// Writes the layer into `dir` and makes config and manifest.
+pub(crate) fn make_image(
+    fs: &FsTree,
+    ids: &crate::install::Ids,
+    inputs: &ImageInputs<'_>,
+    dir: &Path,
+) -> Result<
+    (
+        LayerBlob,
+        PathBuf,
+        (Descriptor, Vec<u8>),
+        (Descriptor, Vec<u8>),
+    ),
+    BuildError,
+> {
+    let opts = LayerOptions {
+        compression_level: inputs.level,
+        threads: inputs.threads,
+        users: ids.user_names.clone(),
+        groups: ids.group_names.clone(),
+        ..LayerOptions::default()
+    };
+    let path = dir.join(format!("layer-{}.tar.gz", inputs.arch.apk_name()));
+    let file = fs_err::File::create(&path).map_err(|source| BuildError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let (layer, w) =
+        write_layer(fs, &opts, std::io::BufWriter::with_capacity(1 << 20, file)).map_err(
+            BuildError::fs(format!("writing the {} layer", inputs.arch.apk_name())),
+        )?;
+    drop(w);
+    let c = inputs.config;
+    let created = rfc3339(inputs.created);
+    let annotations = annotations(c, &created);
+    let comment = match (
+        c.annotations.get("org.opencontainers.image.title"),
+        c.annotations.get("org.opencontainers.image.vendor"),
+    ) {
+        (Some(t), Some(v)) => format!("{t} by {v}"),
+        _ => "This is an apko single-layer image".to_owned(),
+    };
+    let entrypoint = match (&c.entrypoint.shell_fragment, &c.entrypoint.command) {
+        (Some(f), _) if !f.is_empty() => vec!["/bin/sh".into(), "-c".into(), f.clone()],
+        (_, Some(cmd)) => shell_split(cmd)
+            .map_err(|e| BuildError::invalid(format!("entrypoint.command: {e}"), None))?,
+        _ => Vec::new(),
+    };
+    let cmd = match &c.cmd {
+        Some(cmd) => {
+            shell_split(cmd).map_err(|e| BuildError::invalid(format!("cmd: {e}"), None))?
+        }
+        None => Vec::new(),
+    };
+    let (architecture, variant) = inputs.arch.oci_platform();
+    let config = OciConfig {
+        architecture: architecture.to_owned(),
+        author: "github.com/apko-rs/apko-rs".to_owned(),
+        created: created.clone(),
+        history: vec![History {
+            author: "apko".into(),
+            created: created.clone(),
+            created_by: "apko".into(),
+            comment,
+        }],
+        os: "linux".into(),
+        rootfs: RootFs {
+            kind: "layers".into(),
+            diff_ids: vec![Digest::from_sha256(layer.digests.uncompressed_sha256)],
+        },
+        config: RunConfig {
+            cmd,
+            entrypoint,
+            env: environment(c),
+            labels: annotations.clone(),
+            user: inputs.run_as.clone().unwrap_or_default(),
+            volumes: c.volumes.iter().cloned().collect(),
+            working_dir: c.work_dir.clone().unwrap_or_default(),
+            stop_signal: c.stop_signal.clone().unwrap_or_default(),
+        },
+        variant: variant.map(str::to_owned),
+        os_features: Vec::new(),
+    };
+    let config_json = to_go_json(&config);
+    let config_desc = Descriptor::of(MEDIA_TYPE_CONFIG, &config_json);
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: MEDIA_TYPE_MANIFEST.into(),
+        config: config_desc.clone(),
+        layers: vec![Descriptor {
+            media_type: MEDIA_TYPE_LAYER_GZIP.into(),
+            size: layer.size(),
+            digest: Digest::from_sha256(layer.digests.compressed_sha256),
+            annotations: None,
+            platform: None,
+            artifact_type: None,
+        }],
+        annotations,
+    };
+    let manifest_json = to_go_json(&manifest);
+    let mut manifest_desc = Descriptor::of(MEDIA_TYPE_MANIFEST, &manifest_json);
+    manifest_desc.platform = Some(Platform {
+        architecture: architecture.to_owned(),
+        os: "linux".into(),
+        os_features: Vec::new(),
+        variant: variant.map(str::to_owned),
+    });
+    manifest_desc.artifact_type = Some(MEDIA_TYPE_CONFIG.into());
+    Ok((
+        layer,
+        path,
+        (config_desc, config_json),
+        (manifest_desc, manifest_json),
+    ))
+}
+
+/// `/etc/apko.json`: the configuration of this architecture's image, locked to the exact
+/// packages installed.
+pub(crate) fn locked_config(
+    c: &ImageConfig,
+    arch: Arch,
+    packages: &[String],
+    run_as: Option<&String>,
+) -> Vec<u8> {
+    let mut locked = c.clone();
+    locked.contents.packages = packages.to_vec();
+    locked.archs = vec![arch];
+    if let Some(r) = run_as {
+        locked.accounts.run_as = Some(r.clone());
+    }
+    let mut out = to_go_json(&locked);
+    out.push(b'\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words() {
+        assert_eq!(shell_split("/bin/sh -l").unwrap(), ["/bin/sh", "-l"]);
+        assert_eq!(
+            shell_split(r#"nginx -g "daemon off;""#).unwrap(),
+            ["nginx", "-g", "daemon off;"]
+        );
+        assert_eq!(shell_split(r"a\ b 'c d' e''").unwrap(), ["a b", "c d", "e"]);
+        assert!(shell_split("'open").is_err());
+        assert!(shell_split("").unwrap().is_empty());
+    }
+}

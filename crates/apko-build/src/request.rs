@@ -1,0 +1,107 @@
+//! What to build, and how.
+
+use apko_apk::package::Limits;
+use apko_config::{Arch, LoadedConfig};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// `SOURCE_DATE_EPOCH` as the caller found it in the environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SourceDateEpoch {
+    /// Not set: the build date is the newest package build date (or `--build-date`).
+    #[default]
+    Unset,
+    /// Set but empty: package build dates are ignored (apko's behaviour).
+    Empty,
+    /// Set: the build date.
+    Set(i64),
+}
+
+impl SourceDateEpoch {
+    /// Parses the variable's value (`None` when unset); anything but an integer is an error.
+    pub fn parse(value: Option<&str>) -> Result<Self, String> {
+        match value {
+            None => Ok(SourceDateEpoch::Unset),
+            Some(v) if v.trim().is_empty() => Ok(SourceDateEpoch::Empty),
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .map(SourceDateEpoch::Set)
+                .map_err(|_| format!("SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, found `{v}`")),
+        }
+    }
+}
+
+/// Everything a build needs besides the configuration file.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    /// The loaded configuration.
+    pub config: LoadedConfig,
+    /// Relative repository and key paths are resolved against this directory.
+    pub base_dir: PathBuf,
+    /// The image reference (`repo/img:tag`), used for tarball tags and SBOM purls.
+    pub tag: String,
+    /// `--arch`: overrides the configuration's `archs`.
+    pub archs: Option<Vec<Arch>>,
+    /// `--build-date`: a floor for the build date (seconds since the epoch).
+    pub build_date: Option<i64>,
+    /// `SOURCE_DATE_EPOCH`.
+    pub source_date_epoch: SourceDateEpoch,
+    /// `-k`: extra keys.
+    pub extra_keyring: Vec<String>,
+    /// `-r`: extra repositories.
+    pub extra_repositories: Vec<String>,
+    /// `-b`: extra build-only repositories.
+    pub extra_build_repositories: Vec<String>,
+    /// `-p`: extra packages.
+    pub extra_packages: Vec<String>,
+    /// `--annotations`: win over the configuration's.
+    pub annotations: BTreeMap<String, String>,
+    /// Download cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Remote files only from the cache.
+    pub offline: bool,
+    /// Do not verify index signatures (loudly).
+    pub ignore_signatures: bool,
+    /// Produce SBOMs.
+    pub sbom: bool,
+    /// Parallel downloads and compression threads.
+    pub jobs: usize,
+    /// gzip level of the layers.
+    pub compression_level: u32,
+    /// Size limits for indexes and packages.
+    pub limits: Limits,
+    /// `User-Agent` of HTTP requests.
+    pub user_agent: String,
+    /// Where expanded packages and layers are kept during the build (a temporary directory
+    /// by default).
+    pub work_dir: Option<PathBuf>,
+}
+
+impl BuildRequest {
+    /// A request with defaults for everything but the configuration.
+    pub fn new(config: LoadedConfig, base_dir: PathBuf, tag: &str) -> Self {
+        BuildRequest {
+            config,
+            base_dir,
+            tag: tag.to_owned(),
+            archs: None,
+            build_date: None,
+            source_date_epoch: SourceDateEpoch::Unset,
+            extra_keyring: Vec::new(),
+            extra_repositories: Vec::new(),
+            extra_build_repositories: Vec::new(),
+            extra_packages: Vec::new(),
+            annotations: BTreeMap::new(),
+            cache_dir: None,
+            offline: false,
+            ignore_signatures: false,
+            sbom: true,
+            jobs: 4,
+            compression_level: 6,
+            limits: Limits::default(),
+            user_agent: concat!("apko-rs/", env!("CARGO_PKG_VERSION")).to_owned(),
+            work_dir: None,
+        }
+    }
+}

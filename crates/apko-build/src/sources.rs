@@ -1,0 +1,337 @@
+//! Keys, repository indexes, resolution and packages: everything fetched from outside.
+
+use crate::error::BuildError;
+use crate::plan::Plan;
+use crate::report::{Phase, Reporter};
+use crate::request::BuildRequest;
+use apko_apk::index::{IndexTrust, read_index};
+use apko_apk::info::PackageInfo;
+use apko_apk::keys::{Keyring, SignaturePolicy};
+use apko_apk::package::{ExpandedPackage, expand};
+use apko_apk::solve::{ArchRequest, Repository, resolve_archs};
+use apko_apk::source::{Cache, FetchError, Fetcher, RepositoryUrl, is_remote};
+use apko_config::Arch;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A key file: its name under `/etc/apk/keys` and its content.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyFile {
+    pub(crate) name: String,
+    pub(crate) pem: Vec<u8>,
+}
+
+pub(crate) fn fetcher(req: &BuildRequest) -> Fetcher {
+    #[cfg(feature = "http")]
+    let f = Fetcher::new(Arc::new(apko_apk::source::HttpTransport::new(
+        &req.user_agent,
+        8 << 30,
+    )));
+    #[cfg(not(feature = "http"))]
+    let f = Fetcher::local();
+    let mut f = f.with_offline(req.offline).with_jobs(req.jobs.max(1) * 2);
+    if let Some(dir) = &req.cache_dir {
+        f = f.with_cache(Cache::new(dir));
+    }
+    f
+}
+
+/// A local path or URL. Relative paths are taken from the request's base directory (the
+/// current directory, as apko does) and, when nothing is there, from the directory of the
+/// configuration file.
+pub(crate) fn locate(req: &BuildRequest, s: &str) -> String {
+    if is_remote(s) {
+        return s.to_owned();
+    }
+    let p = s.strip_prefix("file://").unwrap_or(s);
+    let path = Path::new(p);
+    if path.is_absolute() {
+        return p.to_owned();
+    }
+    let from_base = req.base_dir.join(path);
+    if !from_base.exists()
+        && let Some(dir) = req.config.sources.first().and_then(|src| src.path.parent())
+    {
+        let from_config = req.base_dir.join(dir).join(path);
+        if from_config.exists() {
+            return from_config.display().to_string();
+        }
+    }
+    from_base.display().to_string()
+}
+
+fn basename(s: &str) -> String {
+    let last = s.trim_end_matches('/').rsplit('/').next().unwrap_or(s);
+    // URL-escaped names (`%40` for `@`) are unescaped, as apko does.
+    let mut out = Vec::new();
+    let b = last.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&last[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub(crate) fn load_keys(
+    req: &BuildRequest,
+    plan: &Plan,
+    fetcher: &Fetcher,
+) -> Result<(Vec<KeyFile>, Keyring), BuildError> {
+    let mut files = Vec::new();
+    let mut ring = Keyring::new();
+    for key in &plan.keyring {
+        let err = |source: Box<dyn std::error::Error + Send + Sync>| BuildError::Key {
+            key: apko_apk::source::redact(key),
+            source,
+        };
+        let loc = locate(req, key);
+        let fetched = fetcher.fetch_package(&loc).map_err(|e| err(Box::new(e)))?;
+        let pem = fs_err::read(fetched.path()).map_err(|e| err(Box::new(e)))?;
+        let name = basename(key);
+        ring.add_pem(&name, &pem).map_err(|e| err(Box::new(e)))?;
+        files.push(KeyFile { name, pem });
+    }
+    Ok((files, ring))
+}
+
+/// The packages chosen for one architecture, in install order, with where to get them.
+#[derive(Debug, Clone)]
+pub(crate) struct ArchPackages {
+    pub(crate) arch: Arch,
+    pub(crate) packages: Vec<Chosen>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Chosen {
+    pub(crate) info: PackageInfo,
+    /// The repository (as configured).
+    pub(crate) repo: RepositoryUrl,
+    /// Where to fetch it from (local paths resolved).
+    pub(crate) url: String,
+    pub(crate) tag: Option<String>,
+}
+
+/// Fetches and verifies every index and resolves the world for every architecture.
+pub(crate) fn resolve(
+    req: &BuildRequest,
+    plan: &Plan,
+    fetcher: &Fetcher,
+    keyring: &Keyring,
+    reporter: &dyn Reporter,
+) -> Result<Vec<ArchPackages>, BuildError> {
+    if req.ignore_signatures {
+        reporter.warn("--ignore-signatures: repository index signatures are NOT verified");
+        tracing::warn!("--ignore-signatures: repository index signatures are NOT verified");
+    }
+    let trust = if req.ignore_signatures {
+        IndexTrust::AllowUntrusted
+    } else {
+        IndexTrust::Require(SignaturePolicy::AnyValid)
+    };
+    // Every (arch, repository) index, fetched in parallel.
+    let jobs: Vec<(Arch, RepositoryUrl)> = plan
+        .archs
+        .iter()
+        .flat_map(|a| plan.build_repos.iter().map(move |r| (*a, r.clone())))
+        .collect();
+    let indexes = fetcher.parallel(
+        &jobs,
+        |(arch, repo)| -> Result<Option<Vec<PackageInfo>>, BuildError> {
+            let located = RepositoryUrl {
+                tag: repo.tag.clone(),
+                url: locate(req, &repo.url),
+            };
+            let url = located.index_url(arch.apk_name());
+            let file = match fetcher.fetch_index(&url) {
+                Ok(f) => f,
+                Err(FetchError::NotFound { .. }) if !repo.is_remote() => {
+                    let msg = format!(
+                        "repository `{}` has no index for {}; skipping it",
+                        repo.url,
+                        arch.apk_name()
+                    );
+                    reporter.warn(&msg);
+                    tracing::warn!("{msg}");
+                    return Ok(None);
+                }
+                Err(source) => {
+                    return Err(BuildError::FetchIndex {
+                        repo: repo.redacted(),
+                        arch: arch.apk_name().to_owned(),
+                        source,
+                    });
+                }
+            };
+            let f = fs_err::File::open(file.path()).map_err(|source| BuildError::Io {
+                path: file.path().display().to_string(),
+                source,
+            })?;
+            let (index, _) = read_index(
+                std::io::BufReader::new(f),
+                &apko_apk::source::redact(&url),
+                keyring,
+                trust,
+                &req.limits,
+            )
+            .map_err(|source| BuildError::Index {
+                repo: repo.redacted(),
+                arch: arch.apk_name().to_owned(),
+                source,
+            })?;
+            reporter.step(arch.apk_name(), Phase::Resolve, &repo.url);
+            Ok(Some(index.packages))
+        },
+    );
+    let mut per_arch: Vec<Vec<(RepositoryUrl, Vec<PackageInfo>)>> =
+        vec![Vec::new(); plan.archs.len()];
+    for ((arch, repo), idx) in jobs.iter().zip(indexes) {
+        if let Some(pkgs) = idx? {
+            let i = plan
+                .archs
+                .iter()
+                .position(|a| a == arch)
+                .expect("arch of the plan");
+            per_arch[i].push((repo.clone(), pkgs));
+        }
+    }
+    let requests: Vec<ArchRequest<'_>> = plan
+        .archs
+        .iter()
+        .zip(&per_arch)
+        .map(|(arch, repos)| ArchRequest {
+            arch: arch.apk_name().to_owned(),
+            repositories: repos
+                .iter()
+                .map(|(r, pkgs)| Repository {
+                    name: r.redacted(),
+                    tag: r.tag.clone(),
+                    packages: pkgs,
+                })
+                .collect(),
+        })
+        .collect();
+    let resolutions = resolve_archs(&plan.world, &requests)
+        .map_err(|(arch, source)| BuildError::Solve { arch, source })?;
+    Ok(plan
+        .archs
+        .iter()
+        .zip(resolutions)
+        .zip(&per_arch)
+        .map(|((arch, res), repos)| ArchPackages {
+            arch: *arch,
+            packages: res
+                .packages
+                .iter()
+                .map(|p| {
+                    let repo = repos[p.repository].0.clone();
+                    let located = RepositoryUrl {
+                        tag: repo.tag.clone(),
+                        url: locate(req, &repo.url),
+                    };
+                    Chosen {
+                        info: p.info.clone(),
+                        url: located.package_url(arch.apk_name(), p.info),
+                        repo,
+                        tag: p.tag.clone(),
+                    }
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+/// A verified, expanded package: its metadata and entries, and the file holding its
+/// decompressed data segment.
+#[derive(Debug)]
+pub(crate) struct Expanded {
+    pub(crate) chosen: Chosen,
+    pub(crate) package: ExpandedPackage,
+    pub(crate) data: PathBuf,
+}
+
+/// Fetches and expands every package of one architecture, in parallel; results keep the
+/// install order.
+pub(crate) fn fetch_and_expand(
+    req: &BuildRequest,
+    fetcher: &Fetcher,
+    arch: &ArchPackages,
+    work: &Path,
+    reporter: &dyn Reporter,
+) -> Result<Vec<Expanded>, BuildError> {
+    let dir = work.join(arch.arch.apk_name());
+    fs_err::create_dir_all(&dir).map_err(|source| BuildError::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let name = arch.arch.apk_name();
+    let items: Vec<(usize, &Chosen)> = arch.packages.iter().enumerate().collect();
+    let results = fetcher.parallel(&items, |(i, chosen)| -> Result<Expanded, BuildError> {
+        let pkg = chosen.info.name_version();
+        let expected = chosen.info.checksum;
+        let data_path = dir.join(format!("{i:05}-{pkg}.tar"));
+        // A cached copy that fails verification is fetched again once.
+        for attempt in 0..2 {
+            let fetched =
+                fetcher
+                    .fetch_package(&chosen.url)
+                    .map_err(|source| BuildError::FetchPackage {
+                        package: pkg.clone(),
+                        arch: name.to_owned(),
+                        source,
+                    })?;
+            reporter.step(name, Phase::Fetch, &pkg);
+            let f = fs_err::File::open(fetched.path()).map_err(|source| BuildError::Io {
+                path: fetched.path().display().to_string(),
+                source,
+            })?;
+            let out = fs_err::File::create(&data_path).map_err(|source| BuildError::Io {
+                path: data_path.display().to_string(),
+                source,
+            })?;
+            match expand(
+                std::io::BufReader::with_capacity(256 * 1024, f),
+                &pkg,
+                &req.limits,
+                expected.as_ref(),
+                std::io::BufWriter::with_capacity(1 << 20, out),
+            ) {
+                Ok((package, mut w)) => {
+                    use std::io::Write;
+                    w.flush().map_err(|source| BuildError::Io {
+                        path: data_path.display().to_string(),
+                        source,
+                    })?;
+                    reporter.step(name, Phase::Expand, &pkg);
+                    return Ok(Expanded {
+                        chosen: (*chosen).clone(),
+                        package,
+                        data: data_path,
+                    });
+                }
+                Err(e) if attempt == 0 && chosen.repo.is_remote() && fetcher.cache().is_some() => {
+                    tracing::warn!(
+                        "{pkg}: cached copy failed verification ({e}); fetching it again"
+                    );
+                    fetcher.invalidate(&chosen.url);
+                }
+                Err(source) => {
+                    return Err(BuildError::Package {
+                        package: pkg,
+                        arch: name.to_owned(),
+                        source,
+                    });
+                }
+            }
+        }
+        unreachable!("the second attempt returns")
+    });
+    results.into_iter().collect()
+}
