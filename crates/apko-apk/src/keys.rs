@@ -517,6 +517,14 @@ mod tests {
     }
 
     #[test]
+    fn canonical_pem() {
+        let pem = test_key().public_key_pem();
+        assert_eq!(canonical_public_key_pem("k", pem.as_bytes()).unwrap(), pem);
+        let doubled = format!("{pem}{pem}");
+        assert!(canonical_public_key_pem("k", doubled.as_bytes()).is_err());
+    }
+
+    #[test]
     fn key_lookup_without_suffix() {
         let key = test_key();
         let mut ring = Keyring::new();

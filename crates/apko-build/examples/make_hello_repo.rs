@@ -109,7 +109,7 @@ fn info(name: &str, arch: &str, desc: &str, deps: &str) -> PackageInfo {
     i
 }
 
-fn run(out: &Path, key: SigningKey) -> Result<(), Box<dyn std::error::Error>> {
+fn run(out: &Path, key: &SigningKey) -> Result<(), Box<dyn std::error::Error>> {
     let keys = out.join("keys");
     fs_err::create_dir_all(&keys)?;
     fs_err::write(keys.join(key.name()), key.public_key_pem())?;
@@ -176,7 +176,7 @@ fn main() -> std::process::ExitCode {
             .and_then(|pem| SigningKey::from_pem("hello.rsa.pub", &pem).map_err(|e| e.to_string())),
         None => SigningKey::generate("hello.rsa.pub", 4096).map_err(|e| e.to_string()),
     };
-    let result = key.map_err(Into::into).and_then(|k| run(out, k));
+    let result = key.map_err(Into::into).and_then(|k| run(out, &k));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -401,22 +401,27 @@ impl Builder {
         let (fs, ids, info) = self.build_tree(plan, keys, a, fetcher, work)?;
         let mut timings = info.timings;
         self.reporter.start(arch, Phase::Layer, 0);
-        let (layer, layer_path, config, manifest) =
-            self.time(&mut timings, arch, Phase::Layer, || {
-                make_image(
-                    &fs,
-                    &ids,
-                    &ImageInputs {
-                        arch: a.arch,
-                        config: &plan.config,
-                        run_as: info.run_as.clone(),
-                        created: info.created,
-                        threads: self.req.jobs.max(1),
-                        level: self.req.compression_level,
-                    },
-                    work,
-                )
-            })?;
+        let made = self.time(&mut timings, arch, Phase::Layer, || {
+            make_image(
+                &fs,
+                &ids,
+                &ImageInputs {
+                    arch: a.arch,
+                    config: &plan.config,
+                    run_as: info.run_as.clone(),
+                    created: info.created,
+                    threads: self.req.jobs.max(1),
+                    level: self.req.compression_level,
+                },
+                work,
+            )
+        })?;
+        let crate::image::MadeImage {
+            layer,
+            layer_path,
+            config,
+            manifest,
+        } = made;
         let sbom = if self.req.sbom {
             self.time(&mut timings, arch, Phase::Sbom, || {
                 let os = fs

@@ -116,21 +116,21 @@ pub(crate) struct ImageInputs<'a> {
     pub(crate) level: u32,
 }
 
+/// A written layer with the config and manifest that describe it.
+pub(crate) struct MadeImage {
+    pub(crate) layer: LayerBlob,
+    pub(crate) layer_path: PathBuf,
+    pub(crate) config: (Descriptor, Vec<u8>),
+    pub(crate) manifest: (Descriptor, Vec<u8>),
+}
+
 /// Writes the layer into `dir` and makes config and manifest.
 pub(crate) fn make_image(
     fs: &FsTree,
     ids: &crate::install::Ids,
     inputs: &ImageInputs<'_>,
     dir: &Path,
-) -> Result<
-    (
-        LayerBlob,
-        PathBuf,
-        (Descriptor, Vec<u8>),
-        (Descriptor, Vec<u8>),
-    ),
-    BuildError,
-> {
+) -> Result<MadeImage, BuildError> {
     let opts = LayerOptions {
         compression_level: inputs.level,
         threads: inputs.threads,
@@ -224,12 +224,12 @@ pub(crate) fn make_image(
         variant: variant.map(str::to_owned),
     });
     manifest_desc.artifact_type = Some(MEDIA_TYPE_CONFIG.into());
-    Ok((
+    Ok(MadeImage {
         layer,
-        path,
-        (config_desc, config_json),
-        (manifest_desc, manifest_json),
-    ))
+        layer_path: path,
+        config: (config_desc, config_json),
+        manifest: (manifest_desc, manifest_json),
+    })
 }
 
 /// `/etc/apko.json`: the configuration of this architecture's image, locked to the exact

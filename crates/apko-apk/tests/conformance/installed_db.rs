@@ -102,8 +102,10 @@ fn installed_db_for_alpine_repo_matches_minirootfs() {
         let mut info = pkg.control.info.clone();
         info.size = pkg.digests.file_size();
         info.checksum = Some(pkg.digests.identity);
-        db.packages
-            .push(InstalledPackage::new(info).with_entries(&pkg.entries, |e| (e.uid, e.gid)));
+        db.packages.push(
+            InstalledPackage::new(info)
+                .with_entries(pkg.entries.iter().map(|e| (e, (e.uid, e.gid)))),
+        );
     }
     let ours = db.write();
     let split = |s: &str| -> Vec<String> {

@@ -1,0 +1,277 @@
+//! The `apko` binary: commands, error rendering, exit codes, and byte-for-byte reproducible
+//! output whatever the environment.
+#![allow(clippy::disallowed_methods)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn apko(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_apko"));
+    c.args(args)
+        .current_dir(dir)
+        .env_remove("SOURCE_DATE_EPOCH");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn version() {
+    let o = apko(&["version"], &root(), &[]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("apko-rs "));
+}
+
+#[test]
+fn build_tarball_and_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = root().join("examples/hello/apko.yaml");
+    let tar = dir.path().join("hello.tar");
+    let o = apko(
+        &[
+            "build",
+            cfg.to_str().unwrap(),
+            "hello:latest",
+            tar.to_str().unwrap(),
+            "--arch",
+            "x86_64",
+        ],
+        dir.path(),
+        &[("SOURCE_DATE_EPOCH", "0")],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(tar.is_file());
+    assert!(dir.path().join("sbom-x86_64.spdx.json").is_file());
+    assert!(dir.path().join("sbom-index.spdx.json").is_file());
+    let layout = dir.path().join("layout");
+    fs_err::create_dir(&layout).unwrap();
+    let o = apko(
+        &[
+            "build",
+            cfg.to_str().unwrap(),
+            "hello:latest",
+            layout.to_str().unwrap(),
+            "--sbom=false",
+        ],
+        dir.path(),
+        &[("SOURCE_DATE_EPOCH", "0")],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(layout.join("index.json").is_file() && layout.join("oci-layout").is_file());
+    assert!(
+        !layout.join("sbom-index.spdx.json").exists(),
+        "--sbom=false writes no SBOM"
+    );
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(layout.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn show_commands() {
+    let cfg = root().join("examples/hello/apko.yaml");
+    let o = apko(
+        &["show-packages", cfg.to_str().unwrap(), "--arch", "x86_64"],
+        &root(),
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "hello-baselayout-1.0.0-r0\nhello-1.0.0-r0\n"
+    );
+    let o = apko(
+        &[
+            "show-packages",
+            cfg.to_str().unwrap(),
+            "--arch",
+            "x86_64",
+            "--format",
+            "packagelock",
+        ],
+        &root(),
+        &[],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "- hello-baselayout=1.0.0-r0\n- hello=1.0.0-r0\n"
+    );
+    let o = apko(&["show-config", cfg.to_str().unwrap()], &root(), &[]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("command: /usr/bin/hello"));
+}
+
+#[test]
+fn errors_are_rendered_with_causes_and_hints() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("apko.yaml");
+    fs_err::write(&cfg, "contents:\n  repositorys: [x]\n").unwrap();
+    let o = apko(
+        &["build", cfg.to_str().unwrap(), "t:latest", "out.tar"],
+        dir.path(),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(
+        e.starts_with(&format!(
+            "error: {}:2:3: `contents.repositorys`: unknown field",
+            cfg.display()
+        )),
+        "{e}"
+    );
+    assert!(e.contains("\nhint: "), "{e}");
+    assert!(!dir.path().join("out.tar").exists());
+
+    let hello = root().join("examples/hello/apko.yaml");
+    let o = apko(
+        &["build", hello.to_str().unwrap(), "t:latest", "out.tar"],
+        dir.path(),
+        &[("SOURCE_DATE_EPOCH", "yesterday")],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("SOURCE_DATE_EPOCH must be a whole number"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = apko(
+        &[
+            "build",
+            hello.to_str().unwrap(),
+            "t:latest",
+            "out.tar",
+            "-p",
+            "nosuch",
+        ],
+        dir.path(),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(
+        e.contains("error: cannot resolve the packages")
+            && e.contains("Caused by:")
+            && e.contains("nosuch (no such package)"),
+        "{e}"
+    );
+    assert!(
+        !dir.path().join("out.tar").exists(),
+        "a failed build leaves no output"
+    );
+
+    let o = apko(
+        &[
+            "build",
+            hello.to_str().unwrap(),
+            "t:latest",
+            "out.tar",
+            "--annotations",
+            "NoColon",
+        ],
+        dir.path(),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let o = apko(&["build"], dir.path(), &[]);
+    assert_eq!(o.status.code(), Some(2), "clap usage errors");
+}
+
+/// Two builds in different directories, time zones, umasks, homes, locales and thread counts
+/// produce the same bytes.
+#[test]
+fn output_is_reproducible_across_environments() {
+    let cfg = root().join("examples/hello/apko.yaml");
+    let mut results = Vec::new();
+    for (i, (tz, umask, lang, jobs)) in [
+        ("UTC", "022", "C", "1"),
+        ("Asia/Tokyo", "077", "de_DE.UTF-8", "4"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let work = dir.path().join(format!("cwd-{i}"));
+        fs_err::create_dir_all(&work).unwrap();
+        let layout = work.join("layout");
+        fs_err::create_dir(&layout).unwrap();
+        let script = format!(
+            "umask {umask} && exec {} build {} repro:latest out.tar -j {jobs}",
+            env!("CARGO_BIN_EXE_apko"),
+            cfg.display()
+        );
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .current_dir(&work)
+            .env("TZ", tz)
+            .env("LANG", lang)
+            .env("LC_ALL", lang)
+            .env("HOME", home.path())
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let o = Command::new(env!("CARGO_BIN_EXE_apko"))
+            .args([
+                "build",
+                cfg.to_str().unwrap(),
+                "repro:latest",
+                "layout",
+                "-j",
+                jobs,
+            ])
+            .current_dir(&work)
+            .env("TZ", tz)
+            .env("HOME", home.path())
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let mut files = vec![(
+            "out.tar".to_owned(),
+            fs_err::read(work.join("out.tar")).unwrap(),
+        )];
+        for f in [
+            "sbom-x86_64.spdx.json",
+            "sbom-aarch64.spdx.json",
+            "sbom-index.spdx.json",
+        ] {
+            files.push((f.to_owned(), fs_err::read(work.join(f)).unwrap()));
+        }
+        let mut blobs: Vec<_> = fs_err::read_dir(layout.join("blobs/sha256"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        blobs.sort();
+        for b in blobs
+            .iter()
+            .chain([layout.join("index.json"), layout.join("oci-layout")].iter())
+        {
+            files.push((
+                b.strip_prefix(&work).unwrap().display().to_string(),
+                fs_err::read(b).unwrap(),
+            ));
+        }
+        results.push(files);
+    }
+    assert_eq!(results[0].len(), results[1].len());
+    for (a, b) in results[0].iter().zip(&results[1]) {
+        assert_eq!(a.0, b.0);
+        assert!(a.1 == b.1, "{} differs between environments", a.0);
+    }
+}

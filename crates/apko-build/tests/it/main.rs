@@ -1,0 +1,8 @@
+//! End-to-end builds from fixture repositories written by our own APK writer.
+#![allow(clippy::disallowed_methods)]
+
+mod errors;
+mod features;
+mod hostile;
+mod pipeline;
+mod support;
