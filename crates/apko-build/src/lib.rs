@@ -9,15 +9,20 @@
 //!
 //! Building an image takes a few lines:
 //!
-//! ```no_run
+//! ```
 //! use apko_build::{BuildRequest, Builder, SourceDateEpoch};
 //! use std::path::Path;
+//! # let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+//! # std::env::set_current_dir(&root)?;
+//! # let out = tempfile::tempdir()?;
+//! # let tarball = out.path().join("hello.tar");
 //!
 //! let config = apko_config::load(Path::new("examples/hello/apko.yaml"), &[])?;
 //! let mut req = BuildRequest::new(config, std::env::current_dir()?, "example.com/hello:latest");
 //! req.source_date_epoch = SourceDateEpoch::Set(0);
 //! let output = Builder::new(req).build()?;
-//! output.write_tarball(Path::new("hello.tar"))?;
+//! output.write_tarball(&tarball)?; // `docker load`-able; or `write_layout(dir)`
+//! println!("index {}", output.index_digest());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]

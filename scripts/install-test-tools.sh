@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the real consumers the test suite checks our output with (Debian/Ubuntu):
+# skopeo, umoci, runc, oci-image-tool, the OCI image-spec JSON schemas, and a Python venv with
+# pyspdxtools (spdx-tools) and jsonschema. Idempotent; prints where the venv is.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for cmd in skopeo umoci runc oci-image-tool; do
+  command -v "$cmd" >/dev/null || need+=("$cmd")
+done
+[ -d /usr/share/gocode/src/github.com/opencontainers/image-spec/schema ] || need+=(golang-github-opencontainers-image-spec-dev)
+command -v unshare >/dev/null || need+=(util-linux)
+python3 -c 'import venv' 2>/dev/null || need+=(python3-venv)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+VENV=target/test-venv
+if [ ! -x "$VENV/bin/pyspdxtools" ] || ! "$VENV/bin/python" -c 'import jsonschema, referencing' 2>/dev/null; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check spdx-tools 'jsonschema>=4.18' referencing
+fi
+echo "$PWD/$VENV"
