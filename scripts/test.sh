@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite (the README's test command; .ci/run calls it).
 #
-# * unit, integration and doc tests of every crate;
-# * the conformance suite against the shared corpus, when `APKO_TESTDATA` is set or
-#   `../shared/testdata` exists. It fails, never skips, when the corpus is set but incomplete.
+# 1. unit, integration and doc tests of every crate (need nothing but Rust);
+# 2. our output checked by real consumers (skopeo, umoci, runc, unshare, oci-image-tool, the OCI
+#    schemas, pyspdxtools), installed by scripts/install-test-tools.sh (apt + a Python venv);
+# 3. the conformance suite against the shared corpus, when `APKO_TESTDATA` is set or
+#    `../shared/testdata` exists. It fails, never skips, when the corpus is set but incomplete.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,8 +17,16 @@ fi
 echo "== unit, integration and doc tests"
 cargo test --workspace --locked
 
+echo "== installing the test consumers"
+APKO_TEST_VENV="$(scripts/install-test-tools.sh | tail -n1)"
+export APKO_TEST_VENV
+
+echo "== real consumers (skopeo, umoci, runc, unshare, oci-image-tool, OCI schemas, pyspdxtools)"
+cargo test --locked -p apko-cli --test consumers -- --ignored
+
 if [ -n "${APKO_TESTDATA:-}" ]; then
   echo "== conformance suite (APKO_TESTDATA=$APKO_TESTDATA)"
+  # (re-runs the consumer tests too: every ignored test; a few seconds)
   cargo test --workspace --locked -- --ignored --nocapture
 else
   echo "== conformance suite: NOT RUN (set APKO_TESTDATA to the shared testdata directory)"

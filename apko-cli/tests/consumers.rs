@@ -1,0 +1,462 @@
+//! Our output checked by real consumers: skopeo (docker-archive: and oci:), umoci (the strictest
+//! layout reader; it checks diffIDs), oci-image-tool and the OCI image-spec JSON schemas, runc and
+//! `unshare … chroot` (the image runs), and pyspdxtools (the SBOMs are valid SPDX 2.3).
+//!
+//! These tests need the tools that `scripts/install-test-tools.sh` installs, and root for
+//! unpacking and running, so they are `#[ignore]`d by default; `scripts/test.sh` installs the
+//! tools and runs them with `--ignored`. A missing tool is a failure, never a skip.
+#![allow(clippy::disallowed_methods)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
+}
+
+const TAG: &str = "example.test/hello:latest";
+
+/// The hello example built once per test binary, as a docker tarball and as an OCI layout.
+struct Built {
+    dir: PathBuf,
+}
+
+impl Built {
+    fn tarball(&self) -> PathBuf {
+        self.dir.join("hello.tar")
+    }
+    fn layout(&self) -> PathBuf {
+        self.dir.join("layout")
+    }
+    fn index(&self) -> serde_json::Value {
+        json(&self.layout().join("index.json"))
+    }
+    fn blob(&self, digest: &str) -> PathBuf {
+        let hex = digest.strip_prefix("sha256:").unwrap();
+        self.layout().join("blobs/sha256").join(hex)
+    }
+    /// `(architecture, manifest digest)` for every image of the index.
+    fn manifests(&self) -> Vec<(String, String)> {
+        self.index()["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["platform"]["architecture"].as_str().unwrap().to_owned(),
+                    m["digest"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn built() -> &'static Built {
+    static BUILT: OnceLock<Built> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("consumers");
+        if dir.exists() {
+            fs_err::remove_dir_all(&dir).unwrap();
+        }
+        fs_err::create_dir_all(dir.join("layout")).unwrap();
+        let cfg = root().join("examples/hello/apko.yaml");
+        for out in ["hello.tar", "layout"] {
+            let o = Command::new(env!("CARGO_BIN_EXE_apko"))
+                .args(["build", cfg.to_str().unwrap(), TAG, out])
+                .current_dir(&dir)
+                .env("SOURCE_DATE_EPOCH", "1700000000")
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "apko build {out}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        Built { dir }
+    })
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&fs_err::read(path).unwrap()).unwrap()
+}
+
+/// Runs a consumer; panics with its output unless it succeeds.
+fn run(program: &str, args: &[&str], dir: &Path) -> String {
+    let o = try_run(program, args, dir);
+    assert!(
+        o.status.success(),
+        "`{program} {}` failed ({}):\nstdout: {}\nstderr: {}",
+        args.join(" "),
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn try_run(program: &str, args: &[&str], dir: &Path) -> Output {
+    Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run `{program}`: {e}; install the test tools with scripts/install-test-tools.sh")
+        })
+}
+
+fn venv_bin(tool: &str) -> String {
+    let venv = std::env::var_os("APKO_TEST_VENV")
+        .map_or_else(|| root().join("target/test-venv"), PathBuf::from);
+    let bin = venv.join("bin").join(tool);
+    assert!(
+        bin.is_file(),
+        "{} is missing; run scripts/install-test-tools.sh (or set APKO_TEST_VENV)",
+        bin.display()
+    );
+    bin.to_str().unwrap().to_owned()
+}
+
+fn require_root(what: &str) {
+    let uid = run("id", &["-u"], Path::new("/"));
+    assert_eq!(
+        uid.trim(),
+        "0",
+        "{what} needs root (unpacking keeps file owners; runc and unshare need namespaces)"
+    );
+}
+
+/// A copy of the layout whose `index.json` names each image by its architecture, the way
+/// umoci and oci-image-tool select images (apko's layouts carry no `ref.name`, see tools.md).
+fn layout_with_arch_refs(name: &str) -> PathBuf {
+    let b = built();
+    let dest = b.dir.join(name);
+    if dest.exists() {
+        fs_err::remove_dir_all(&dest).unwrap();
+    }
+    run(
+        "cp",
+        &["-a", b.layout().to_str().unwrap(), dest.to_str().unwrap()],
+        &b.dir,
+    );
+    let mut index = b.index();
+    for m in index["manifests"].as_array_mut().unwrap() {
+        let arch = m["platform"]["architecture"].as_str().unwrap().to_owned();
+        m["annotations"] = serde_json::json!({ "org.opencontainers.image.ref.name": arch });
+    }
+    fs_err::write(
+        dest.join("index.json"),
+        serde_json::to_vec(&index).unwrap(),
+    )
+    .unwrap();
+    dest
+}
+
+/// A copy of the layout whose `index.json` holds our index as a nested index named `latest`:
+/// what `skopeo copy --all oci:DIR:latest` needs.
+fn layout_wrapped(name: &str) -> PathBuf {
+    let b = built();
+    let dest = b.dir.join(name);
+    if dest.exists() {
+        fs_err::remove_dir_all(&dest).unwrap();
+    }
+    run(
+        "cp",
+        &["-a", b.layout().to_str().unwrap(), dest.to_str().unwrap()],
+        &b.dir,
+    );
+    let index = fs_err::read(dest.join("index.json")).unwrap();
+    let digest = sha256_hex(&index);
+    fs_err::write(dest.join("blobs/sha256").join(&digest), &index).unwrap();
+    let outer = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": format!("sha256:{digest}"),
+            "size": index.len(),
+            "annotations": { "org.opencontainers.image.ref.name": "latest" },
+        }],
+    });
+    fs_err::write(
+        dest.join("index.json"),
+        serde_json::to_vec(&outer).unwrap(),
+    )
+    .unwrap();
+    dest
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
+#[test]
+#[ignore = "needs skopeo (scripts/install-test-tools.sh); run by scripts/test.sh"]
+fn skopeo_reads_the_docker_tarball() {
+    let b = built();
+    let tar = b.tarball();
+    for (arch, _) in b.manifests() {
+        let src = format!("docker-archive:{}:{TAG}-{arch}", tar.display());
+        let out = run("skopeo", &["inspect", &src], &b.dir);
+        let inspect: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(inspect["Architecture"], arch.as_str(), "{out}");
+        assert_eq!(inspect["Os"], "linux");
+        assert_eq!(inspect["Created"], "2023-11-14T22:13:20Z");
+        assert_eq!(inspect["Layers"].as_array().unwrap().len(), 1);
+        let config = run("skopeo", &["inspect", "--config", &src], &b.dir);
+        let config: serde_json::Value = serde_json::from_str(&config).unwrap();
+        assert_eq!(config["config"]["Entrypoint"][0], "/usr/bin/hello");
+
+        // skopeo copy reads every blob and checks its digest. It recompresses docker-archive
+        // layers, so the compressed digests change; the uncompressed layer (diffID) must not.
+        let dest = b.dir.join(format!("from-docker-archive-{arch}"));
+        let dest_ref = format!("oci:{}:{arch}", dest.display());
+        run("skopeo", &["copy", &src, &dest_ref], &b.dir);
+        let copied = run("skopeo", &["inspect", "--config", &dest_ref], &b.dir);
+        let copied: serde_json::Value = serde_json::from_str(&copied).unwrap();
+        assert_eq!(copied["rootfs"]["diff_ids"], config["rootfs"]["diff_ids"]);
+        assert_eq!(copied["config"], config["config"]);
+    }
+}
+
+#[test]
+#[ignore = "needs skopeo (scripts/install-test-tools.sh); run by scripts/test.sh"]
+fn skopeo_reads_and_copies_the_layout() {
+    let b = built();
+    let wrapped = layout_wrapped("wrapped");
+    let src = format!("oci:{}:latest", wrapped.display());
+    let index_digest = format!(
+        "sha256:{}",
+        sha256_hex(&fs_err::read(b.layout().join("index.json")).unwrap())
+    );
+    for (arch, digest) in b.manifests() {
+        let out = run(
+            "skopeo",
+            &["inspect", "--override-arch", &arch, &src],
+            &b.dir,
+        );
+        let inspect: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(inspect["Digest"], index_digest.as_str(), "{out}");
+        assert_eq!(inspect["Architecture"], arch.as_str());
+        let manifest = json(&b.blob(&digest));
+        assert_eq!(inspect["Layers"][0], manifest["layers"][0]["digest"]);
+    }
+    let raw = run("skopeo", &["inspect", "--raw", &src], &b.dir);
+    assert_eq!(
+        raw.as_bytes(),
+        fs_err::read(b.layout().join("index.json")).unwrap(),
+        "skopeo reads our index bytes unchanged"
+    );
+
+    // skopeo rewrites indexes when it copies them (tools.md §4), but per-arch manifests and
+    // their blobs go through unchanged, every blob digest-checked on the way.
+    let copied = b.dir.join("copied");
+    let dest = format!("oci:{}:latest", copied.display());
+    run("skopeo", &["copy", "--all", &src, &dest], &b.dir);
+    let raw = run("skopeo", &["inspect", "--raw", &dest], &b.dir);
+    let copied_index: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let mut copied_manifests: Vec<String> = copied_index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["digest"].as_str().unwrap().to_owned())
+        .collect();
+    let mut ours: Vec<String> = b.manifests().into_iter().map(|(_, d)| d).collect();
+    copied_manifests.sort();
+    ours.sort();
+    assert_eq!(copied_manifests, ours);
+    for digest in &ours {
+        let hex = digest.strip_prefix("sha256:").unwrap();
+        assert_eq!(
+            fs_err::read(copied.join("blobs/sha256").join(hex)).unwrap(),
+            fs_err::read(b.blob(digest)).unwrap()
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs umoci, runc and root (scripts/install-test-tools.sh); run by scripts/test.sh"]
+fn umoci_unpacks_the_layout_and_the_image_runs() {
+    require_root("unpacking and running the image");
+    let b = built();
+    let layout = layout_with_arch_refs("umoci");
+    for (arch, _) in b.manifests() {
+        let bundle = b.dir.join(format!("bundle-{arch}"));
+        run(
+            "umoci",
+            &[
+                "unpack",
+                "--image",
+                &format!("{}:{arch}", layout.display()),
+                bundle.to_str().unwrap(),
+            ],
+            &b.dir,
+        );
+        let rootfs = bundle.join("rootfs");
+        assert!(rootfs.join("usr/bin/hello").is_file());
+        assert!(rootfs.join("etc/passwd").is_file());
+        let installed = fs_err::read_to_string(rootfs.join("usr/lib/apk/db/installed")).unwrap();
+        assert!(installed.contains("P:hello\n"), "{installed}");
+    }
+
+    // runc, from the bundle umoci wrote (terminal off: there is no tty here).
+    let bundle = b.dir.join("bundle-amd64");
+    let config_path = bundle.join("config.json");
+    let mut config = json(&config_path);
+    config["process"]["terminal"] = false.into();
+    fs_err::write(&config_path, serde_json::to_vec(&config).unwrap()).unwrap();
+    let _ = try_run("runc", &["delete", "--force", "apko-rs-consumers"], &bundle);
+    let out = run("runc", &["run", "apko-rs-consumers"], &bundle);
+    assert_eq!(out, "Hello from an image built by apko-rs!\n");
+
+    // unshare + chroot: no runtime at all.
+    let rootfs = bundle.join("rootfs");
+    let out = run(
+        "unshare",
+        &[
+            "--mount",
+            "--pid",
+            "--fork",
+            "chroot",
+            rootfs.to_str().unwrap(),
+            "/usr/bin/hello",
+        ],
+        &b.dir,
+    );
+    assert_eq!(out, "Hello from an image built by apko-rs!\n");
+}
+
+#[test]
+#[ignore = "needs umoci and root (scripts/install-test-tools.sh); run by scripts/test.sh"]
+fn umoci_rejects_a_wrong_diff_id() {
+    // The negative control: proves the unpack test above would catch a bad diffID.
+    require_root("umoci unpack");
+    let b = built();
+    let layout = layout_with_arch_refs("tampered");
+    let (_, manifest_digest) = b.manifests().into_iter().next().unwrap();
+    let manifest_path = b.blob(&manifest_digest);
+    let mut manifest = json(&manifest_path);
+    let config_digest = manifest["config"]["digest"].as_str().unwrap().to_owned();
+    let mut config = json(&b.blob(&config_digest));
+    config["rootfs"]["diff_ids"][0] = format!("sha256:{}", "0".repeat(64)).into();
+    let config_bytes = serde_json::to_vec(&config).unwrap();
+    let new_config = sha256_hex(&config_bytes);
+    fs_err::write(layout.join("blobs/sha256").join(&new_config), &config_bytes).unwrap();
+    manifest["config"]["digest"] = format!("sha256:{new_config}").into();
+    manifest["config"]["size"] = config_bytes.len().into();
+    let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
+    let new_manifest = sha256_hex(&manifest_bytes);
+    fs_err::write(
+        layout.join("blobs/sha256").join(&new_manifest),
+        &manifest_bytes,
+    )
+    .unwrap();
+    let mut index = json(&layout.join("index.json"));
+    index["manifests"][0]["digest"] = format!("sha256:{new_manifest}").into();
+    index["manifests"][0]["size"] = manifest_bytes.len().into();
+    let arch = index["manifests"][0]["platform"]["architecture"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    fs_err::write(
+        layout.join("index.json"),
+        serde_json::to_vec(&index).unwrap(),
+    )
+    .unwrap();
+    let o = try_run(
+        "umoci",
+        &[
+            "unpack",
+            "--image",
+            &format!("{}:{arch}", layout.display()),
+            b.dir.join("bundle-tampered").to_str().unwrap(),
+        ],
+        &b.dir,
+    );
+    assert!(!o.status.success(), "umoci accepted a wrong diffID");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("diffid"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+#[ignore = "needs oci-image-tool and the schema venv (scripts/install-test-tools.sh); run by scripts/test.sh"]
+fn layout_validates_against_the_image_spec() {
+    let b = built();
+    let layout = layout_with_arch_refs("validate");
+    let out = run(
+        "oci-image-tool",
+        &["validate", "--type", "image", layout.to_str().unwrap()],
+        &b.dir,
+    );
+    assert!(out.contains("Validation succeeded"), "{out}");
+    for (arch, _) in b.manifests() {
+        let out = run(
+            "oci-image-tool",
+            &[
+                "validate",
+                "--type",
+                "image",
+                "--ref",
+                &format!("name={arch}"),
+                layout.to_str().unwrap(),
+            ],
+            &b.dir,
+        );
+        assert!(out.contains("Validation succeeded"), "{out}");
+    }
+
+    let python = venv_bin("python");
+    let script = root().join("scripts/oci_schema_validate.py");
+    let script = script.to_str().unwrap();
+    let check = |kind: &str, files: &[PathBuf]| {
+        let mut args = vec![script, kind];
+        args.extend(files.iter().map(|f| f.to_str().unwrap()));
+        let out = run(&python, &args, &b.dir);
+        assert_eq!(out.matches(": OK").count(), files.len(), "{out}");
+    };
+    check("index", &[b.layout().join("index.json")]);
+    check("layout", &[b.layout().join("oci-layout")]);
+    let manifests: Vec<PathBuf> = b.manifests().iter().map(|(_, d)| b.blob(d)).collect();
+    check("manifest", &manifests);
+    let configs: Vec<PathBuf> = manifests
+        .iter()
+        .map(|m| b.blob(json(m)["config"]["digest"].as_str().unwrap()))
+        .collect();
+    check("config", &configs);
+}
+
+#[test]
+#[ignore = "needs pyspdxtools (scripts/install-test-tools.sh); run by scripts/test.sh"]
+fn sboms_are_valid_spdx() {
+    let b = built();
+    let pyspdxtools = venv_bin("pyspdxtools");
+    let mut checked = 0;
+    for dir in [b.dir.clone(), b.layout()] {
+        for name in [
+            "sbom-index.spdx.json",
+            "sbom-x86_64.spdx.json",
+            "sbom-aarch64.spdx.json",
+        ] {
+            let path = dir.join(name);
+            assert!(path.is_file(), "{} was not written", path.display());
+            let o = try_run(&pyspdxtools, &["-i", path.to_str().unwrap()], &b.dir);
+            assert!(
+                o.status.success() && o.stderr.is_empty(),
+                "{}: {}{}",
+                path.display(),
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 6);
+}
