@@ -148,11 +148,7 @@ fn layout_with_arch_refs(name: &str) -> PathBuf {
         let arch = m["platform"]["architecture"].as_str().unwrap().to_owned();
         m["annotations"] = serde_json::json!({ "org.opencontainers.image.ref.name": arch });
     }
-    fs_err::write(
-        dest.join("index.json"),
-        serde_json::to_vec(&index).unwrap(),
-    )
-    .unwrap();
+    fs_err::write(dest.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
     dest
 }
 
@@ -182,11 +178,7 @@ fn layout_wrapped(name: &str) -> PathBuf {
             "annotations": { "org.opencontainers.image.ref.name": "latest" },
         }],
     });
-    fs_err::write(
-        dest.join("index.json"),
-        serde_json::to_vec(&outer).unwrap(),
-    )
-    .unwrap();
+    fs_err::write(dest.join("index.json"), serde_json::to_vec(&outer).unwrap()).unwrap();
     dest
 }
 

@@ -6,7 +6,7 @@
 //!
 //! The output is an OCI layout if `OUTPUT` is an existing directory, otherwise a `docker load`-able
 //! tarball. The build date is the newest package's build date (no `SOURCE_DATE_EPOCH` handling here).
-#![allow(clippy::disallowed_methods)]
+#![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::print_stderr)]
 
 use apko_build::{BuildRequest, Builder};
 use std::path::Path;
