@@ -298,9 +298,14 @@ impl Builder {
         let mut timings = Vec::new();
         self.reporter
             .start(arch, Phase::Fetch, a.packages.len() as u64);
-        let expanded: Vec<Expanded> = self.time(&mut timings, arch, Phase::Expand, || {
+        let (expanded, fetching) = self.time(&mut timings, arch, Phase::Expand, || {
             fetch_and_expand(&self.req, fetcher, a, work, self.reporter.as_ref())
         })?;
+        timings.push(Timing {
+            arch: arch.to_owned(),
+            phase: Phase::Fetch,
+            duration: fetching,
+        });
         let bde = build_date(&self.req, &expanded);
         self.reporter
             .start(arch, Phase::Install, expanded.len() as u64);

@@ -5,9 +5,11 @@
 pub enum Phase {
     /// Fetching and verifying indexes, solving.
     Resolve,
-    /// Downloading packages.
+    /// Downloading packages. Fetching overlaps with verifying and expanding (each package is
+    /// streamed through both, several packages at once), so its [`Timing`](crate::Timing) is
+    /// the time spent fetching summed over the parallel workers, not wall time.
     Fetch,
-    /// Verifying and expanding packages.
+    /// Fetching, verifying and expanding packages: the wall time of the whole stage.
     Expand,
     /// Installing into the image filesystem.
     Install,
@@ -25,7 +27,7 @@ impl Phase {
         match self {
             Phase::Resolve => "resolve",
             Phase::Fetch => "fetch",
-            Phase::Expand => "verify+expand",
+            Phase::Expand => "fetch+verify+expand",
             Phase::Install => "install",
             Phase::Layer => "layer+gzip",
             Phase::Sbom => "sbom",

@@ -259,14 +259,15 @@ pub(crate) struct Expanded {
 }
 
 /// Fetches and expands every package of one architecture, in parallel; results keep the
-/// install order.
+/// install order. Also returns the time spent fetching, summed over the workers.
 pub(crate) fn fetch_and_expand(
     req: &BuildRequest,
     fetcher: &Fetcher,
     arch: &ArchPackages,
     work: &Path,
     reporter: &dyn Reporter,
-) -> Result<Vec<Expanded>, BuildError> {
+) -> Result<(Vec<Expanded>, std::time::Duration), BuildError> {
+    let fetch_nanos = std::sync::atomic::AtomicU64::new(0);
     let dir = work.join(arch.arch.apk_name());
     fs_err::create_dir_all(&dir).map_err(|source| BuildError::Io {
         path: dir.display().to_string(),
@@ -280,6 +281,7 @@ pub(crate) fn fetch_and_expand(
         let data_path = dir.join(format!("{i:05}-{pkg}.tar"));
         // A cached copy that fails verification is fetched again once.
         for attempt in 0..2 {
+            let started = std::time::Instant::now();
             let fetched =
                 fetcher
                     .fetch_package(&chosen.url)
@@ -288,6 +290,10 @@ pub(crate) fn fetch_and_expand(
                         arch: name.to_owned(),
                         source,
                     })?;
+            fetch_nanos.fetch_add(
+                u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
+                std::sync::atomic::Ordering::Relaxed,
+            );
             reporter.step(name, Phase::Fetch, &pkg);
             let f = fs_err::File::open(fetched.path()).map_err(|source| BuildError::Io {
                 path: fetched.path().display().to_string(),
@@ -334,5 +340,9 @@ pub(crate) fn fetch_and_expand(
         }
         unreachable!("the second attempt returns")
     });
-    results.into_iter().collect()
+    let expanded = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    Ok((
+        expanded,
+        std::time::Duration::from_nanos(fetch_nanos.into_inner()),
+    ))
 }
