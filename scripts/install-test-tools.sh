@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real consumers the test suite checks our output with (Debian/Ubuntu):
 # skopeo, umoci, runc, oci-image-tool, the OCI image-spec JSON schemas, and a Python venv with
-# pyspdxtools (spdx-tools) and jsonschema. Idempotent; prints where the venv is.
+# pyspdxtools (spdx-tools), ntia-checker and jsonschema. Idempotent; prints where the venv is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,8 +21,10 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 VENV=target/test-venv
-if [ ! -x "$VENV/bin/pyspdxtools" ] || ! "$VENV/bin/python" -c 'import jsonschema, referencing' 2>/dev/null; then
+if [ ! -x "$VENV/bin/pyspdxtools" ] || [ ! -x "$VENV/bin/ntia-checker" ] \
+   || ! "$VENV/bin/python" -c 'import jsonschema, referencing' 2>/dev/null; then
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check spdx-tools 'jsonschema>=4.18' referencing
+  "$VENV/bin/pip" install -q --disable-pip-version-check spdx-tools ntia-conformance-checker \
+    'jsonschema>=4.18' referencing
 fi
 echo "$PWD/$VENV"

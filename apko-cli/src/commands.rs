@@ -171,6 +171,20 @@ fn absolute(base: &Path, p: &Path) -> PathBuf {
 fn build(req: BuildRequest, output: &Path, sbom_path: Option<&Path>) -> Result<(), CliError> {
     let sbom = req.sbom;
     let out = Builder::new(req).with_reporter(reporter()).build()?;
+    for t in &out.timings {
+        let sep = if t.arch.is_empty() { "" } else { " " };
+        let note = if t.phase == apko_build::Phase::Fetch {
+            " (summed over parallel downloads)"
+        } else {
+            ""
+        };
+        tracing::info!(
+            "{}{sep}{}: {:.1} ms{note}",
+            t.arch,
+            t.phase.name(),
+            t.duration.as_secs_f64() * 1e3
+        );
+    }
     let layout = output.is_dir();
     if layout {
         out.write_layout(output)?;

@@ -1,6 +1,7 @@
 //! Our output checked by real consumers: skopeo (docker-archive: and oci:), umoci (the strictest
 //! layout reader; it checks diffIDs), oci-image-tool and the OCI image-spec JSON schemas, runc and
-//! `unshare … chroot` (the image runs), and pyspdxtools (the SBOMs are valid SPDX 2.3).
+//! `unshare … chroot` (the image runs), pyspdxtools (the SBOMs are valid SPDX 2.3) and
+//! ntia-checker (they have the NTIA minimum elements).
 //!
 //! These tests need the tools that `scripts/install-test-tools.sh` installs, and root for
 //! unpacking and running, so they are `#[ignore]`d by default; `scripts/test.sh` installs the
@@ -426,10 +427,11 @@ fn layout_validates_against_the_image_spec() {
 }
 
 #[test]
-#[ignore = "needs pyspdxtools (scripts/install-test-tools.sh); run by scripts/test.sh"]
-fn sboms_are_valid_spdx() {
+#[ignore = "needs pyspdxtools and ntia-checker (scripts/install-test-tools.sh); run by scripts/test.sh"]
+fn sboms_are_valid_spdx_and_ntia_conformant() {
     let b = built();
     let pyspdxtools = venv_bin("pyspdxtools");
+    let ntia = venv_bin("ntia-checker");
     let mut checked = 0;
     for dir in [b.dir.clone(), b.layout()] {
         for name in [
@@ -447,6 +449,20 @@ fn sboms_are_valid_spdx() {
                 String::from_utf8_lossy(&o.stdout),
                 String::from_utf8_lossy(&o.stderr)
             );
+            // NTIA minimum elements: names, versions, identifiers, suppliers, author,
+            // timestamp, dependency relationships; and no element left unconnected.
+            let o = try_run(&ntia, &[path.to_str().unwrap()], &b.dir);
+            let report = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            assert!(
+                o.status.success() && report.contains("Conformant: True"),
+                "{}: {report}",
+                path.display()
+            );
+            assert!(!report.contains("floating"), "{}: {report}", path.display());
             checked += 1;
         }
     }

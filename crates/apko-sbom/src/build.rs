@@ -397,7 +397,11 @@ pub fn index_sbom(input: &IndexSbom) -> Document {
                 reference_type: "purl".into(),
             }],
         });
+        // Each image is a variant of the index, and the index lists (contains) it: the second
+        // relationship connects the images to the described element, so that NTIA checkers
+        // do not report them as floating.
         relationships.push(rel(&img, "VARIANT_OF", &id));
+        relationships.push(rel(&id, "CONTAINS", &img));
     }
     if let Some((url, rev)) = &input.vcs {
         let src = format!("SPDXRef-Package-{}", sanitize_id(&format!("{url}@{rev}")));
