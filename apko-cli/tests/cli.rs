@@ -274,4 +274,20 @@ fn output_is_reproducible_across_environments() {
         assert_eq!(a.0, b.0);
         assert!(a.1 == b.1, "{} differs between environments", a.0);
     }
+
+    // Golden digest: the index (and through it every manifest, config and layer) of the hello
+    // example at this SOURCE_DATE_EPOCH. A change here changes the digest every user gets for
+    // the same inputs: make it deliberately (output format, deflate backend, installed-db
+    // format), say so in the commit, and update the value.
+    use sha2::Digest as _;
+    let index = &results[0]
+        .iter()
+        .find(|(name, _)| name.ends_with("layout/index.json"))
+        .unwrap()
+        .1;
+    assert_eq!(
+        hex::encode(sha2::Sha256::digest(index)),
+        "300e677601fc51926d16b90fa5676eb09727af20b4108e0a97be4ecd1d5a3758",
+        "the hello example's index digest changed"
+    );
 }

@@ -293,6 +293,26 @@ mod tests {
         }
     }
 
+    /// The compressed bytes are part of every image digest: a change of the deflate backend,
+    /// its version or our framing must be a deliberate decision. If this fails after a
+    /// dependency update, the update changes every layer digest users get; say so in its
+    /// commit and update the value.
+    #[test]
+    fn compressed_bytes_are_pinned() {
+        let data = sample(3 << 20);
+        let (out, d) = run(&data, 1 << 20, 2);
+        let hex: String = d
+            .compressed_sha256
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(out.len() as u64, d.compressed_size);
+        assert_eq!(
+            hex,
+            "86fa6f940a8e96aef8a4134f3e4e997c70ba025b3039ac4c4d5cab96c7609a56"
+        );
+    }
+
     #[test]
     fn block_size_changes_output_threads_do_not() {
         let data = sample(200_000);
