@@ -131,9 +131,8 @@ fn require_root(what: &str) {
     );
 }
 
-/// A copy of the layout whose `index.json` names each image by its architecture, the way
-/// umoci and oci-image-tool select images (apko's layouts carry no `ref.name`, see tools.md).
-fn layout_with_arch_refs(name: &str) -> PathBuf {
+/// A fresh copy of the layout, named `name`, next to it.
+fn copy_layout(name: &str) -> PathBuf {
     let b = built();
     let dest = b.dir.join(name);
     if dest.exists() {
@@ -144,6 +143,14 @@ fn layout_with_arch_refs(name: &str) -> PathBuf {
         &["-a", b.layout().to_str().unwrap(), dest.to_str().unwrap()],
         &b.dir,
     );
+    dest
+}
+
+/// A copy of the layout whose `index.json` names each image by its architecture, the way
+/// umoci and oci-image-tool select images (apko's layouts carry no `ref.name`, see tools.md).
+fn layout_with_arch_refs(name: &str) -> PathBuf {
+    let b = built();
+    let dest = copy_layout(name);
     let mut index = b.index();
     for m in index["manifests"].as_array_mut().unwrap() {
         let arch = m["platform"]["architecture"].as_str().unwrap().to_owned();
@@ -156,16 +163,7 @@ fn layout_with_arch_refs(name: &str) -> PathBuf {
 /// A copy of the layout whose `index.json` holds our index as a nested index named `latest`:
 /// what `skopeo copy --all oci:DIR:latest` needs.
 fn layout_wrapped(name: &str) -> PathBuf {
-    let b = built();
-    let dest = b.dir.join(name);
-    if dest.exists() {
-        fs_err::remove_dir_all(&dest).unwrap();
-    }
-    run(
-        "cp",
-        &["-a", b.layout().to_str().unwrap(), dest.to_str().unwrap()],
-        &b.dir,
-    );
+    let dest = copy_layout(name);
     let index = fs_err::read(dest.join("index.json")).unwrap();
     let digest = sha256_hex(&index);
     fs_err::write(dest.join("blobs/sha256").join(&digest), &index).unwrap();
