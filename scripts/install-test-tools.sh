@@ -11,6 +11,7 @@ for cmd in skopeo umoci runc oci-image-tool; do
 done
 [ -d /usr/share/gocode/src/github.com/opencontainers/image-spec/schema ] || need+=(golang-github-opencontainers-image-spec-dev)
 command -v unshare >/dev/null || need+=(util-linux)
+command -v bzip2 >/dev/null || need+=(bzip2)   # a small glibc program for the ld.so.cache test
 python3 -c 'import venv' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""

@@ -466,3 +466,172 @@ fn sboms_are_valid_spdx_and_ntia_conformant() {
     }
     assert_eq!(checked, 6);
 }
+
+/// glibc's own tools read the `/etc/ld.so.cache` we generate: `ldconfig -p` lists it, and the
+/// host's dynamic loader finds a library that is only in a directory of `ld.so.conf` (without
+/// the cache the program does not start: the negative control).
+#[test]
+#[ignore = "needs root, glibc's ldconfig and bzip2 (scripts/install-test-tools.sh); run by scripts/test.sh"]
+fn glibc_uses_our_ld_so_cache() {
+    use apko_build::deps::apko_apk::index::{ApkIndex, write_index};
+    use apko_build::deps::apko_apk::info::PackageInfo;
+    use apko_build::deps::apko_apk::keys::{SignatureKind, SigningKey};
+    use apko_build::deps::apko_apk::package::{PackageBuilder, PackageFile};
+
+    require_root("chroot");
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("consumers-glibc");
+    if work.exists() {
+        fs_err::remove_dir_all(&work).unwrap();
+    }
+    fs_err::create_dir_all(work.join("repo/x86_64")).unwrap();
+
+    // The host's bzip2 and the libraries `ldd` says it loads: the loader and libc where the
+    // host has them (glibc's default directories), libbz2 in /opt/custom/lib only.
+    let program = "/usr/bin/bzip2";
+    let ldd = run("ldd", &[program], &work);
+    let mut files: Vec<(String, String)> = vec![(program.into(), "usr/bin/bzip2".into())];
+    for line in ldd.lines() {
+        let line = line.trim();
+        if let Some((name, rest)) = line.split_once(" => ") {
+            let host = rest.split(' ').next().unwrap().to_owned();
+            let dest = if name.starts_with("libc.so") {
+                host.trim_start_matches('/').to_owned()
+            } else {
+                format!("opt/custom/lib/{name}")
+            };
+            files.push((host, dest));
+        } else if line.starts_with('/') {
+            let host = line.split(' ').next().unwrap().to_owned();
+            files.push((host.clone(), host.trim_start_matches('/').to_owned()));
+        }
+    }
+    assert!(
+        files
+            .iter()
+            .any(|(_, d)| d.starts_with("opt/custom/lib/libbz2")),
+        "{ldd}"
+    );
+    let mut info = PackageInfo::new("glibc-test".parse().unwrap(), "1.0-r0".parse().unwrap());
+    info.arch = Some("x86_64".into());
+    info.license = "MIT".into();
+    info.description = "host glibc, libbz2 and bzip2".into();
+    info.build_time = Some(1_700_000_000);
+    let mut pkg = PackageBuilder::new(info);
+    let mut dirs = std::collections::BTreeSet::new();
+    let mut add_dirs = |path: &str| {
+        let mut p = path;
+        while let Some((parent, _)) = p.rsplit_once('/') {
+            dirs.insert(parent.to_owned());
+            p = parent;
+        }
+    };
+    for (_, dest) in &files {
+        add_dirs(dest);
+    }
+    add_dirs("etc/ld.so.conf.d/custom.conf");
+    for d in &dirs {
+        pkg = pkg.with_file(PackageFile::dir(d, 0o755));
+    }
+    for (host, dest) in &files {
+        pkg = pkg.with_file(PackageFile::file(dest, 0o755, fs_err::read(host).unwrap()));
+    }
+    pkg = pkg
+        .with_file(PackageFile::file(
+            "etc/ld.so.conf",
+            0o644,
+            "include /etc/ld.so.conf.d/*.conf\n",
+        ))
+        .with_file(PackageFile::file(
+            "etc/ld.so.conf.d/custom.conf",
+            0o644,
+            "/opt/custom/lib\n",
+        ));
+    let key = SigningKey::generate("glibc-test.rsa.pub", 2048).unwrap();
+    let (built, bytes) = pkg
+        .with_signature(key.clone(), SignatureKind::Rsa256)
+        .build()
+        .unwrap();
+    fs_err::write(work.join("repo/x86_64").join(built.info.file_name()), bytes).unwrap();
+    write_index(
+        &ApkIndex {
+            description: None,
+            packages: vec![built.info],
+        },
+        &[(key.clone(), SignatureKind::Rsa256)],
+        fs_err::File::create(work.join("repo/x86_64/APKINDEX.tar.gz")).unwrap(),
+    )
+    .unwrap();
+    fs_err::write(work.join(key.name()), key.public_key_pem()).unwrap();
+    fs_err::write(
+        work.join("apko.yaml"),
+        format!(
+            "contents:\n  keyring: [./{}]\n  repositories: [./repo]\n  packages: [glibc-test]\narchs: [x86_64]\n",
+            key.name()
+        ),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_apko"))
+        .args([
+            "build-minirootfs",
+            "apko.yaml",
+            "rootfs.tar",
+            "--build-arch",
+            "x86_64",
+        ])
+        .current_dir(&work)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rootfs = work.join("rootfs");
+    fs_err::create_dir(&rootfs).unwrap();
+    run(
+        "tar",
+        &[
+            "-xf",
+            "rootfs.tar",
+            "-C",
+            rootfs.to_str().unwrap(),
+            "--numeric-owner",
+        ],
+        &work,
+    );
+
+    // glibc's reader.
+    let cache = rootfs.join("etc/ld.so.cache");
+    let listed = run("ldconfig", &["-p", "-C", cache.to_str().unwrap()], &work);
+    assert!(
+        listed.contains("libbz2.so.1.0 (libc6,x86-64) => /opt/custom/lib/libbz2.so.1.0"),
+        "{listed}"
+    );
+    assert!(listed.contains("Cache generated by: apko-rs"), "{listed}");
+
+    // glibc's loader, inside the image.
+    let bzip2 = |rootfs: &Path| {
+        let mut child = Command::new("unshare")
+            .args(["--mount", "--pid", "--fork", "chroot"])
+            .arg(rootfs)
+            .args(["/usr/bin/bzip2", "-c"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let o = bzip2(&rootfs);
+    assert!(
+        o.status.success() && o.stdout.starts_with(b"BZh"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    fs_err::remove_file(&cache).unwrap();
+    let o = bzip2(&rootfs);
+    assert!(!o.status.success(), "bzip2 ran without the cache");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("libbz2.so.1.0: cannot open shared object"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -351,11 +351,10 @@ impl Builder {
             .collect();
         post::busybox(&mut fs, &names)?;
         ensure_devices(&mut fs)?;
-        if fs.exists("etc/ld.so.conf") {
-            let msg = "/etc/ld.so.conf exists but apko-rs does not generate /etc/ld.so.cache yet (glibc images)";
-            self.reporter.warn(msg);
+        crate::ldso::generate(&mut fs, a.arch, &mut |msg| {
+            self.reporter.warn(&msg);
             tracing::warn!("{msg}");
-        }
+        })?;
         let mut repos: Vec<String> = c.contents.repositories.clone();
         for r in &c.contents.runtime_repositories {
             if !repos.contains(r) {

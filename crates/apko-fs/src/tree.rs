@@ -408,6 +408,42 @@ impl FsTree {
         }
     }
 
+    /// Reads up to `len` bytes at `offset` of a file (fewer at its end; none past it), without
+    /// reading the rest: for headers of large files.
+    pub fn read_at(
+        &self,
+        id: NodeId,
+        offset: u64,
+        len: u64,
+        path_for_errors: &str,
+    ) -> Result<Vec<u8>, FsError> {
+        let Kind::File(c) = &self.nodes[id].kind else {
+            return Err(FsError::TypeConflict {
+                path: path_for_errors.to_owned(),
+                existing: self.nodes[id].kind.describe(),
+                new: "file",
+            });
+        };
+        let size = c.len();
+        let start = offset.min(size);
+        let len = len.min(size - start);
+        match c {
+            Content::Bytes(b) => Ok(b[start as usize..(start + len) as usize].to_vec()),
+            Content::Source {
+                source,
+                offset: base,
+                ..
+            } => self.read_content(
+                &Content::Source {
+                    source: *source,
+                    offset: base + start,
+                    size: len,
+                },
+                path_for_errors,
+            ),
+        }
+    }
+
     /// Reads the file at `path` (following links).
     pub fn read_path(&self, path: &str) -> Result<Vec<u8>, FsError> {
         let id = self.resolve(path, true)?;

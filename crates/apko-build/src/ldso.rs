@@ -1,0 +1,714 @@
+//! `/etc/ld.so.cache` for glibc images: what `ldconfig` would write after installing packages
+//! (apko emulates it too, apko-behaviour §3.8 step 10).
+//!
+//! Generated only when the image has `/etc/ld.so.conf`. The directories are `/lib`, then those
+//! of `ld.so.conf` (with `include` globs, recursively), each scanned once even when reached by
+//! several names. Every `lib*.so*` / `ld-*.so*` that is (or links to) a shared object of the
+//! image's architecture is entered under its file name when that name is its `DT_SONAME` or
+//! the `.so` link name (`libfoo.so` for `libfoo.so.1`), as ldconfig does once its soname links
+//! exist. Entries are sorted the way glibc's loader binary-searches them: descending by
+//! `_dl_cache_libcmp` (digit runs compare as numbers), ties in directory order. The file is the
+//! `glibc-ld.so.cache1.1` format, little endian, with a generator extension.
+//!
+//! Differences from apko: apko sorts by plain byte order in the version this project tracks
+//! (glibc then fails to find some libraries), stops reading `ld.so.conf` after the first
+//! `include`, and aborts the build on an ELF file of another machine; here such files are
+//! skipped.
+
+use crate::error::BuildError;
+use apko_config::Arch;
+use apko_fs::{FsTree, Kind, Meta, NodeId};
+use std::cmp::Ordering;
+
+const MAGIC: &[u8; 17] = b"glibc-ld.so.cache";
+const VERSION: &[u8; 3] = b"1.1";
+const HEADER_LEN: usize = 48;
+const ENTRY_LEN: usize = 24;
+const FLAG_ELF_LIBC6: u32 = 0x0003;
+const FLAG_X8664_LIB64: u32 = 0x0300;
+const FLAG_AARCH64_LIB64: u32 = 0x0a00;
+const ENDIAN_LITTLE: u8 = 2;
+const EXTENSION_MAGIC: u32 = 0xeaa4_2174;
+const TAG_GENERATOR: u32 = 0;
+const GENERATOR: &[u8] = b"apko-rs";
+/// `include` nesting deeper than this is a loop.
+const MAX_INCLUDE_DEPTH: usize = 16;
+
+const EM_X86_64: u16 = 62;
+const EM_AARCH64: u16 = 183;
+
+/// One cache entry: the name programs ask for and the file that answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub(crate) key: String,
+    pub(crate) path: String,
+    pub(crate) flags: u32,
+}
+
+/// What the image's architecture needs: ELF machine and cache flags. `None`: glibc images of
+/// this architecture are not supported here (apko supports the same two).
+fn arch_flags(arch: Arch) -> Option<(u16, u32)> {
+    match arch {
+        Arch::Amd64 => Some((EM_X86_64, FLAG_ELF_LIBC6 | FLAG_X8664_LIB64)),
+        Arch::Arm64 => Some((EM_AARCH64, FLAG_ELF_LIBC6 | FLAG_AARCH64_LIB64)),
+        _ => None,
+    }
+}
+
+/// Writes `/etc/ld.so.cache` when `/etc/ld.so.conf` exists; returns the number of entries
+/// (`None`: not generated). Warnings go to `warn`.
+pub(crate) fn generate(
+    fs: &mut FsTree,
+    arch: Arch,
+    warn: &mut dyn FnMut(String),
+) -> Result<Option<usize>, BuildError> {
+    if !fs.exists("etc/ld.so.conf") {
+        return Ok(None);
+    }
+    let Some((machine, flags)) = arch_flags(arch) else {
+        warn(format!(
+            "/etc/ld.so.conf exists but apko-rs generates /etc/ld.so.cache only for x86_64 and aarch64, not {}",
+            arch.apk_name()
+        ));
+        return Ok(None);
+    };
+    let mut dirs = vec!["/lib".to_owned()];
+    read_conf(fs, "/etc/ld.so.conf", 0, &mut dirs, warn);
+    let entries = entries(fs, &dirs, machine, flags);
+    let bytes = encode(&entries);
+    let id = fs
+        .write_file("etc/ld.so.cache", bytes, &Meta::root(0o644))
+        .map_err(BuildError::fs("writing /etc/ld.so.cache"))?;
+    let node = fs.node_mut(id);
+    node.meta.mode = 0o644;
+    node.meta.mtime = 0;
+    Ok(Some(entries.len()))
+}
+
+/// Appends the directories of the configuration file `path` (absolute) to `dirs`.
+fn read_conf(
+    fs: &FsTree,
+    path: &str,
+    depth: usize,
+    dirs: &mut Vec<String>,
+    warn: &mut dyn FnMut(String),
+) {
+    if depth > MAX_INCLUDE_DEPTH {
+        warn(format!(
+            "{path}: `include` nested more than {MAX_INCLUDE_DEPTH} deep; ignored"
+        ));
+        return;
+    }
+    let Ok(text) = fs.read_path(path.trim_start_matches('/')) else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&text);
+    let conf_dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(rest) = line
+            .strip_prefix("include")
+            .filter(|r| r.starts_with([' ', '\t']))
+        {
+            for pattern in rest.split_whitespace() {
+                let pattern = if pattern.starts_with('/') {
+                    pattern.to_owned()
+                } else {
+                    format!("{conf_dir}/{pattern}")
+                };
+                for file in glob(fs, &pattern) {
+                    read_conf(fs, &file, depth + 1, dirs, warn);
+                }
+            }
+        } else if line
+            .strip_prefix("hwcap")
+            .is_some_and(|r| r.starts_with([' ', '\t']))
+        {
+            // Legacy hwcap lines are ignored by current ldconfig too.
+        } else {
+            // `dir=TYPE` (an old libc5 notation) names the directory before the `=`.
+            let dir = line.split('=').next().unwrap_or(line).trim();
+            let dir = dir.trim_end_matches('/');
+            let dir = if dir.is_empty() { "/" } else { dir };
+            if dir.starts_with('/') && !dirs.iter().any(|d| d == dir) {
+                dirs.push(dir.to_owned());
+            }
+        }
+    }
+}
+
+/// Absolute paths of the image matching `pattern` (`*`, `?` within one component), sorted.
+fn glob(fs: &FsTree, pattern: &str) -> Vec<String> {
+    let mut found = vec![String::new()];
+    for part in pattern.split('/').filter(|p| !p.is_empty()) {
+        let mut next = Vec::new();
+        for base in &found {
+            if !part.contains(['*', '?']) {
+                let p = format!("{base}/{part}");
+                if fs.exists(p.trim_start_matches('/')) {
+                    next.push(p);
+                }
+                continue;
+            }
+            let dir = if base.is_empty() { "" } else { &base[1..] };
+            let Ok(id) = fs.resolve(dir, true) else {
+                continue;
+            };
+            if let Kind::Dir(children) = &fs.node(id).kind {
+                for name in children.keys() {
+                    if !name.starts_with('.') && wildcard(part.as_bytes(), name.as_bytes()) {
+                        next.push(format!("{base}/{name}"));
+                    }
+                }
+            }
+        }
+        found = next;
+    }
+    found.retain(|p| !p.is_empty());
+    found.sort();
+    found
+}
+
+/// Shell wildcard match of `*` and `?`.
+fn wildcard(pattern: &[u8], name: &[u8]) -> bool {
+    match (pattern.first(), name.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => {
+            wildcard(&pattern[1..], name) || (!name.is_empty() && wildcard(pattern, &name[1..]))
+        }
+        (Some(b'?'), Some(_)) => wildcard(&pattern[1..], &name[1..]),
+        (Some(p), Some(n)) if p == n => wildcard(&pattern[1..], &name[1..]),
+        _ => false,
+    }
+}
+
+/// `lib*.so*` or `ld-*.so*`, as ldconfig scans; returns the link name (`libfoo.so`).
+fn link_name(file: &str) -> Option<&str> {
+    if !file.starts_with("lib") && !file.starts_with("ld-") {
+        return None;
+    }
+    if file.ends_with(".so") {
+        return Some(file);
+    }
+    let i = file.rfind(".so.")?;
+    (i > 0).then(|| &file[..i + 3])
+}
+
+fn entries(fs: &FsTree, dirs: &[String], machine: u16, flags: u32) -> Vec<Entry> {
+    let mut seen: Vec<NodeId> = Vec::new();
+    let mut out = Vec::new();
+    for dir in dirs {
+        let Ok(id) = fs.resolve(dir.trim_start_matches('/'), true) else {
+            continue;
+        };
+        let Kind::Dir(children) = &fs.node(id).kind else {
+            continue;
+        };
+        if seen.contains(&id) {
+            continue; // the same directory under another name (`/lib -> usr/lib`)
+        }
+        seen.push(id);
+        for (name, &child) in children {
+            let Some(link) = link_name(name) else {
+                continue;
+            };
+            let path = format!("{}/{name}", dir.trim_end_matches('/'));
+            let target = match &fs.node(child).kind {
+                Kind::File(_) => child,
+                Kind::Symlink(_) => match fs.resolve(path.trim_start_matches('/'), true) {
+                    Ok(t) if matches!(fs.node(t).kind, Kind::File(_)) => t,
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            let Some(elf) = read_elf(fs, target, &path) else {
+                continue;
+            };
+            if elf.machine != machine || !elf.class64 {
+                tracing::debug!("{path}: not a shared object of this architecture; skipped");
+                continue;
+            }
+            let soname = elf.soname.unwrap_or_else(|| name.clone());
+            let matches =
+                soname == *name || link_name(&soname).is_some_and(|l| l == link && name == link);
+            if matches {
+                out.push(Entry {
+                    key: name.clone(),
+                    path,
+                    flags,
+                });
+            }
+        }
+    }
+    // Stable: equal names keep directory order (the first directory wins at lookup).
+    out.sort_by(|a, b| libcmp(b.key.as_bytes(), a.key.as_bytes()).then(b.flags.cmp(&a.flags)));
+    out
+}
+
+/// glibc's `_dl_cache_libcmp`: byte order, except that runs of digits compare as numbers.
+pub(crate) fn libcmp(a: &[u8], b: &[u8]) -> Ordering {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() {
+        let (x, y) = (a[i], b.get(j).copied().unwrap_or(0));
+        if x.is_ascii_digit() {
+            if !y.is_ascii_digit() {
+                return Ordering::Greater;
+            }
+            let (mut v1, mut v2) = (0u64, 0u64);
+            while i < a.len() && a[i].is_ascii_digit() {
+                v1 = v1.saturating_mul(10).saturating_add(u64::from(a[i] - b'0'));
+                i += 1;
+            }
+            while j < b.len() && b[j].is_ascii_digit() {
+                v2 = v2.saturating_mul(10).saturating_add(u64::from(b[j] - b'0'));
+                j += 1;
+            }
+            if v1 != v2 {
+                return v1.cmp(&v2);
+            }
+        } else if y.is_ascii_digit() {
+            return Ordering::Less;
+        } else if x != y {
+            return x.cmp(&y);
+        } else {
+            i += 1;
+            j += 1;
+        }
+    }
+    if j < b.len() {
+        Ordering::Less
+    } else {
+        Ordering::Equal
+    }
+}
+
+/// What the cache needs from an ELF file.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ElfInfo {
+    pub(crate) machine: u16,
+    pub(crate) class64: bool,
+    pub(crate) soname: Option<String>,
+}
+
+/// Reads the header, program headers and dynamic section of a shared object (`ET_DYN`);
+/// `None` for anything else or anything malformed. Only the needed ranges are read.
+fn read_elf(fs: &FsTree, id: NodeId, path: &str) -> Option<ElfInfo> {
+    parse_elf(&mut |offset, len| fs.read_at(id, offset, len, path).ok())
+}
+
+/// [`read_elf`] over any random-access reader (`read(offset, len)`).
+pub(crate) fn parse_elf(read: &mut dyn FnMut(u64, u64) -> Option<Vec<u8>>) -> Option<ElfInfo> {
+    let h = read(0, 64)?;
+    if h.len() < 52 || &h[..4] != b"\x7fELF" {
+        return None;
+    }
+    let class64 = match h[4] {
+        1 => false,
+        2 => true,
+        _ => return None,
+    };
+    let le = match h[5] {
+        1 => true,
+        2 => false,
+        _ => return None,
+    };
+    let u16_at = |b: &[u8], o: usize| -> Option<u16> {
+        let s: [u8; 2] = b.get(o..o + 2)?.try_into().ok()?;
+        Some(if le {
+            u16::from_le_bytes(s)
+        } else {
+            u16::from_be_bytes(s)
+        })
+    };
+    let u32_at = |b: &[u8], o: usize| -> Option<u32> {
+        let s: [u8; 4] = b.get(o..o + 4)?.try_into().ok()?;
+        Some(if le {
+            u32::from_le_bytes(s)
+        } else {
+            u32::from_be_bytes(s)
+        })
+    };
+    let u64_at = |b: &[u8], o: usize| -> Option<u64> {
+        let s: [u8; 8] = b.get(o..o + 8)?.try_into().ok()?;
+        Some(if le {
+            u64::from_le_bytes(s)
+        } else {
+            u64::from_be_bytes(s)
+        })
+    };
+    // Address-sized fields.
+    let word = |b: &[u8], o: usize| -> Option<u64> {
+        if class64 {
+            u64_at(b, o)
+        } else {
+            u32_at(b, o).map(u64::from)
+        }
+    };
+    const ET_DYN: u16 = 3;
+    if u16_at(&h, 16)? != ET_DYN {
+        return None;
+    }
+    let machine = u16_at(&h, 18)?;
+    let (phoff, phentsize, phnum) = if class64 {
+        (u64_at(&h, 32)?, u16_at(&h, 54)?, u16_at(&h, 56)?)
+    } else {
+        (u64::from(u32_at(&h, 28)?), u16_at(&h, 42)?, u16_at(&h, 44)?)
+    };
+    let min_ph = if class64 { 56 } else { 32 };
+    if usize::from(phentsize) < min_ph || phnum == 0 || phnum > 4096 {
+        return None;
+    }
+    let table = read(phoff, u64::from(phentsize) * u64::from(phnum))?;
+    // (offset, vaddr, filesz) of PT_LOAD segments, and the PT_DYNAMIC segment.
+    let mut loads = Vec::new();
+    let mut dynamic = None;
+    for i in 0..usize::from(phnum) {
+        let p = table.get(i * usize::from(phentsize)..(i + 1) * usize::from(phentsize))?;
+        let kind = u32_at(p, 0)?;
+        let (offset, vaddr, filesz) = if class64 {
+            (u64_at(p, 8)?, u64_at(p, 16)?, u64_at(p, 32)?)
+        } else {
+            (
+                u64::from(u32_at(p, 4)?),
+                u64::from(u32_at(p, 8)?),
+                u64::from(u32_at(p, 16)?),
+            )
+        };
+        match kind {
+            1 => loads.push((offset, vaddr, filesz)),
+            2 => dynamic = Some((offset, filesz)),
+            _ => {}
+        }
+    }
+    let soname = (|| {
+        let (offset, size) = dynamic?;
+        let dynamic = read(offset, size.min(1 << 20))?;
+        let entry = if class64 { 16 } else { 8 };
+        let (mut strtab, mut soname) = (None, None);
+        for e in dynamic.chunks_exact(entry) {
+            let tag = word(e, 0)?;
+            let val = word(e, entry / 2)?;
+            match tag {
+                0 => break,
+                5 => strtab = Some(val),
+                14 => soname = Some(val),
+                _ => {}
+            }
+        }
+        let (strtab, soname) = (strtab?, soname?);
+        let addr = strtab.checked_add(soname)?;
+        let file_offset = loads.iter().find_map(|&(off, vaddr, filesz)| {
+            (addr >= vaddr && addr < vaddr.checked_add(filesz)?).then(|| addr - vaddr + off)
+        })?;
+        let bytes = read(file_offset, 4096)?;
+        let end = bytes.iter().position(|&b| b == 0)?;
+        String::from_utf8(bytes[..end].to_vec()).ok()
+    })();
+    Some(ElfInfo {
+        machine,
+        class64,
+        soname,
+    })
+}
+
+/// The cache file: header, entries, string table, then the generator extension.
+pub(crate) fn encode(entries: &[Entry]) -> Vec<u8> {
+    let strings_start = HEADER_LEN + ENTRY_LEN * entries.len();
+    let mut strings = Vec::new();
+    let mut records = Vec::with_capacity(entries.len() * ENTRY_LEN);
+    for e in entries {
+        // One string per path; the key points at its file name, as ldconfig shares them.
+        let value = strings_start + strings.len();
+        let key = value + e.path.len() - e.key.len();
+        strings.extend_from_slice(e.path.as_bytes());
+        strings.push(0);
+        records.extend_from_slice(&e.flags.to_le_bytes());
+        records.extend_from_slice(&u32::try_from(key).unwrap_or(u32::MAX).to_le_bytes());
+        records.extend_from_slice(&u32::try_from(value).unwrap_or(u32::MAX).to_le_bytes());
+        records.extend_from_slice(&0u32.to_le_bytes()); // osversion (unused)
+        records.extend_from_slice(&0u64.to_le_bytes()); // hwcap
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(VERSION);
+    let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX).to_le_bytes();
+    out.extend_from_slice(&n(entries.len()));
+    out.extend_from_slice(&n(strings.len()));
+    out.push(ENDIAN_LITTLE);
+    out.extend_from_slice(&[0; 3]);
+    let ext_offset = (strings_start + strings.len()).next_multiple_of(4);
+    out.extend_from_slice(&n(ext_offset));
+    out.extend_from_slice(&[0; 12]);
+    debug_assert_eq!(out.len(), HEADER_LEN);
+    out.extend_from_slice(&records);
+    out.extend_from_slice(&strings);
+    out.resize(ext_offset, 0);
+    // Extension directory: magic, count, one section (tag, flags, offset, size), its data.
+    let data_offset = ext_offset + 8 + 16;
+    out.extend_from_slice(&EXTENSION_MAGIC.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&TAG_GENERATOR.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&n(data_offset));
+    out.extend_from_slice(&n(GENERATOR.len()));
+    out.extend_from_slice(GENERATOR);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use apko_fs::Node;
+
+    /// A minimal 64-bit little-endian shared object with `DT_SONAME`.
+    pub(crate) fn elf64(machine: u16, soname: Option<&str>) -> Vec<u8> {
+        let mut strtab = vec![0u8];
+        let name_off = strtab.len() as u64;
+        if let Some(s) = soname {
+            strtab.extend_from_slice(s.as_bytes());
+            strtab.push(0);
+        }
+        let phoff = 64u64;
+        let dyn_off = phoff + 2 * 56;
+        let mut dynamic = Vec::new();
+        let mut push = |tag: u64, val: u64| {
+            dynamic.extend_from_slice(&tag.to_le_bytes());
+            dynamic.extend_from_slice(&val.to_le_bytes());
+        };
+        let str_off = dyn_off + 4 * 16;
+        push(5, 0x1000 + str_off); // DT_STRTAB (vaddr)
+        if soname.is_some() {
+            push(14, name_off);
+        } else {
+            push(1, 0); // DT_NEEDED, whatever
+        }
+        push(0, 0);
+        push(0, 0);
+        let total = str_off + strtab.len() as u64;
+        let mut e = Vec::new();
+        e.extend_from_slice(b"\x7fELF\x02\x01\x01\x00");
+        e.extend_from_slice(&[0; 8]);
+        e.extend_from_slice(&3u16.to_le_bytes()); // ET_DYN
+        e.extend_from_slice(&machine.to_le_bytes());
+        e.extend_from_slice(&1u32.to_le_bytes());
+        e.extend_from_slice(&0u64.to_le_bytes()); // entry
+        e.extend_from_slice(&phoff.to_le_bytes());
+        e.extend_from_slice(&0u64.to_le_bytes()); // shoff
+        e.extend_from_slice(&0u32.to_le_bytes()); // flags
+        e.extend_from_slice(&64u16.to_le_bytes());
+        e.extend_from_slice(&56u16.to_le_bytes());
+        e.extend_from_slice(&2u16.to_le_bytes());
+        e.extend_from_slice(&[0; 6]);
+        let ph = |e: &mut Vec<u8>, kind: u32, off: u64, vaddr: u64, size: u64| {
+            e.extend_from_slice(&kind.to_le_bytes());
+            e.extend_from_slice(&4u32.to_le_bytes());
+            e.extend_from_slice(&off.to_le_bytes());
+            e.extend_from_slice(&vaddr.to_le_bytes());
+            e.extend_from_slice(&vaddr.to_le_bytes());
+            e.extend_from_slice(&size.to_le_bytes());
+            e.extend_from_slice(&size.to_le_bytes());
+            e.extend_from_slice(&0x1000u64.to_le_bytes());
+        };
+        ph(&mut e, 1, 0, 0x1000, total);
+        ph(&mut e, 2, dyn_off, 0x1000 + dyn_off, dynamic.len() as u64);
+        e.extend_from_slice(&dynamic);
+        e.extend_from_slice(&strtab);
+        assert_eq!(e.len() as u64, total);
+        e
+    }
+
+    fn file(fs: &mut FsTree, path: &str, data: Vec<u8>) {
+        fs.write_file(path, data, &Meta::root(0o755)).unwrap();
+    }
+
+    fn symlink(fs: &mut FsTree, path: &str, target: &str) {
+        fs.insert(
+            path,
+            Node::new(Kind::Symlink(target.to_owned()), Meta::root(0o777)),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn libcmp_compares_digit_runs_as_numbers() {
+        use Ordering::*;
+        for (a, b, want) in [
+            ("libfoo.so.10", "libfoo.so.9", Greater),
+            ("libfoo.so.1", "libfoo.so.1", Equal),
+            ("libfoo.so", "libfoo.so.1", Less),
+            ("libc.so.6", "libcrypt.so.1", Less), // '.' < 'r'
+            ("lib2.so", "liba.so", Greater),      // digits sort after letters
+            ("liba.so", "lib2.so", Less),
+            ("libx.so.01", "libx.so.1", Equal),
+        ] {
+            assert_eq!(libcmp(a.as_bytes(), b.as_bytes()), want, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn parses_sonames_and_refuses_other_files() {
+        let so = elf64(EM_X86_64, Some("libz.so.1"));
+        let info = parse_elf(&mut |o, l| {
+            let s = (o as usize).min(so.len());
+            Some(so[s..(s + l as usize).min(so.len())].to_vec())
+        })
+        .unwrap();
+        assert_eq!(
+            info,
+            ElfInfo {
+                machine: EM_X86_64,
+                class64: true,
+                soname: Some("libz.so.1".into())
+            }
+        );
+        for bad in [b"not an elf".to_vec(), so[..40].to_vec(), Vec::new(), {
+            let mut exec = so.clone();
+            exec[16] = 2; // ET_EXEC
+            exec
+        }] {
+            assert_eq!(
+                parse_elf(&mut |o, l| {
+                    let s = (o as usize).min(bad.len());
+                    Some(bad[s..(s + l as usize).min(bad.len())].to_vec())
+                }),
+                None
+            );
+        }
+    }
+
+    #[test]
+    fn cache_of_an_image() {
+        let mut fs = FsTree::new();
+        fs.mkdir_all("usr/lib", &Meta::root(0o755)).unwrap();
+        symlink(&mut fs, "lib", "usr/lib");
+        file(
+            &mut fs,
+            "etc/ld.so.conf",
+            b"# comment\ninclude /etc/ld.so.conf.d/*.conf\n/usr/lib\n/opt/x/lib/ # trailing\n"
+                .to_vec(),
+        );
+        file(&mut fs, "etc/ld.so.conf.d/b.conf", b"/opt/b/lib\n".to_vec());
+        file(
+            &mut fs,
+            "etc/ld.so.conf.d/a.conf",
+            b"/opt/a/lib\ninclude ../ld.so.conf.d/b.conf\n".to_vec(),
+        );
+        file(
+            &mut fs,
+            "usr/lib/libz.so.1.3",
+            elf64(EM_X86_64, Some("libz.so.1")),
+        );
+        symlink(&mut fs, "usr/lib/libz.so.1", "libz.so.1.3");
+        symlink(&mut fs, "usr/lib/libz.so", "libz.so.1");
+        file(&mut fs, "usr/lib/libnosoname.so", elf64(EM_X86_64, None));
+        file(
+            &mut fs,
+            "usr/lib/libarm.so.1",
+            elf64(EM_AARCH64, Some("libarm.so.1")),
+        );
+        file(
+            &mut fs,
+            "usr/lib/notalib.so.1",
+            elf64(EM_X86_64, Some("notalib.so.1")),
+        );
+        file(
+            &mut fs,
+            "usr/lib/libtext.so.2",
+            b"INPUT(libfoo.so)\n".to_vec(),
+        );
+        file(
+            &mut fs,
+            "opt/a/lib/libsdk.so.10",
+            elf64(EM_X86_64, Some("libsdk.so.10")),
+        );
+        file(
+            &mut fs,
+            "opt/b/lib/libsdk.so.9",
+            elf64(EM_X86_64, Some("libsdk.so.9")),
+        );
+        file(
+            &mut fs,
+            "opt/x/lib/libz.so.1",
+            elf64(EM_X86_64, Some("libz.so.1")),
+        );
+
+        let mut dirs = vec!["/lib".to_owned()];
+        read_conf(&fs, "/etc/ld.so.conf", 0, &mut dirs, &mut |w| panic!("{w}"));
+        assert_eq!(
+            dirs,
+            ["/lib", "/opt/a/lib", "/opt/b/lib", "/usr/lib", "/opt/x/lib"],
+            "includes in place, sorted globs, nested includes, duplicates dropped"
+        );
+        let got = entries(&fs, &dirs, EM_X86_64, 0x0303);
+        let pairs: Vec<(&str, &str)> = got
+            .iter()
+            .map(|e| (e.key.as_str(), e.path.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("libz.so.1", "/lib/libz.so.1"),
+                ("libz.so.1", "/opt/x/lib/libz.so.1"),
+                ("libz.so", "/lib/libz.so"),
+                ("libsdk.so.10", "/opt/a/lib/libsdk.so.10"),
+                ("libsdk.so.9", "/opt/b/lib/libsdk.so.9"),
+                ("libnosoname.so", "/lib/libnosoname.so"),
+            ],
+            "descending libcmp order; /usr/lib is /lib and scanned once; other machines, \
+             non-ELF files, real names that are not the soname and non-lib names are skipped"
+        );
+
+        let mut warnings = Vec::new();
+        let n = generate(&mut fs, Arch::Amd64, &mut |w| warnings.push(w)).unwrap();
+        assert_eq!(n, Some(6));
+        assert!(warnings.is_empty());
+        let bytes = fs.read_path("etc/ld.so.cache").unwrap();
+        assert_eq!(&bytes[..20], b"glibc-ld.so.cache1.1");
+        assert_eq!(u32::from_le_bytes(bytes[20..24].try_into().unwrap()), 6);
+        // The first entry's key and value point into the string table.
+        let key = u32::from_le_bytes(bytes[52..56].try_into().unwrap()) as usize;
+        let value = u32::from_le_bytes(bytes[56..60].try_into().unwrap()) as usize;
+        assert!(bytes[value..].starts_with(b"/lib/libz.so.1\0"));
+        assert!(bytes[key..].starts_with(b"libz.so.1\0"));
+        assert!(bytes.ends_with(b"apko-rs"));
+        let node = fs.node(fs.get("etc/ld.so.cache").unwrap());
+        assert_eq!((node.meta.mode, node.meta.mtime), (0o644, 0));
+    }
+
+    #[test]
+    fn no_conf_no_cache_and_unsupported_arches_warn() {
+        let mut fs = FsTree::new();
+        assert_eq!(generate(&mut fs, Arch::Amd64, &mut |_| {}).unwrap(), None);
+        assert!(!fs.exists("etc/ld.so.cache"));
+        file(&mut fs, "etc/ld.so.conf", Vec::new());
+        let mut warnings = Vec::new();
+        assert_eq!(
+            generate(&mut fs, Arch::S390x, &mut |w| warnings.push(w)).unwrap(),
+            None
+        );
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(
+            generate(&mut fs, Arch::Arm64, &mut |_| {}).unwrap(),
+            Some(0)
+        );
+        assert!(fs.exists("etc/ld.so.cache"));
+    }
+
+    #[test]
+    fn include_loops_stop() {
+        let mut fs = FsTree::new();
+        file(
+            &mut fs,
+            "etc/ld.so.conf",
+            b"include /etc/ld.so.conf\n/opt/lib\n".to_vec(),
+        );
+        let mut dirs = Vec::new();
+        let mut warned = 0;
+        read_conf(&fs, "/etc/ld.so.conf", 0, &mut dirs, &mut |_| warned += 1);
+        assert_eq!(dirs, ["/opt/lib"]);
+        assert_eq!(warned, 1);
+    }
+}
