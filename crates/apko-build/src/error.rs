@@ -86,6 +86,22 @@ pub enum BuildError {
         /// The package being installed.
         incoming: String,
     },
+    /// A package wants a path that holds another kind of entry (a file over a directory).
+    #[error(
+        "package `{incoming}` wants a {new} at `/{path}`, where {existing_owner} has a {existing}"
+    )]
+    TypeConflict {
+        /// The path.
+        path: String,
+        /// What is there.
+        existing: &'static str,
+        /// Who put it there (a package, or "the image layout").
+        existing_owner: String,
+        /// What the package wants there.
+        new: &'static str,
+        /// The package being installed.
+        incoming: String,
+    },
     /// A filesystem operation on the image failed.
     #[error("{context}")]
     Fs {
@@ -135,6 +151,9 @@ impl BuildError {
                 "a package can take over files of another with `replaces` (e.g. `replaces = {}` in {incoming}'s .PKGINFO), or remove one of the two from the world",
                 existing.rsplit_once('-').map_or(existing.as_str(), |(n, _)| n.rsplit_once('-').map_or(n, |(n, _)| n))
             )),
+            BuildError::TypeConflict { .. } => Some(
+                "apk refuses this too: the two packages cannot be installed together; remove one of them from the world".to_owned(),
+            ),
             BuildError::Package {
                 source: PackageError::IdentityMismatch { .. },
                 ..

@@ -8,7 +8,7 @@ use apko_apk::info::PackageInfo;
 use apko_apk::installed::{InstalledDb, InstalledPackage, write_scripts_tar, write_triggers};
 use apko_apk::package::DataKind;
 use apko_fs::{
-    ConflictPolicy, Content, Decision, FsError, FsTree, Installed, Kind, Meta, Node, Owner,
+    ConflictPolicy, Content, Decision, FsError, FsTree, Installed, Kind, Meta, Node, NodeId, Owner,
 };
 use std::collections::BTreeMap;
 
@@ -210,6 +210,8 @@ pub(crate) fn install_packages<'a>(
             Ids::default()
         };
         let mut owners = Vec::with_capacity(pkg.package.entries.len());
+        // Regular files this package installed (or kept), by entry path: hard link targets.
+        let mut files: BTreeMap<&str, NodeId> = BTreeMap::new();
         for e in &pkg.package.entries {
             let (uid, gid) = ids.owner(&e.uname, e.uid, &e.gname, e.gid);
             owners.push((uid, gid));
@@ -230,7 +232,7 @@ pub(crate) fn install_packages<'a>(
             let node = match &e.kind {
                 DataKind::Directory => {
                     fs.ensure_dir(&e.path, &meta, Some(owner))
-                        .map_err(|err| conflict_or(err, &infos, &name, &ctx()))?;
+                        .map_err(|err| conflict_or(err, fs, &infos, &name, &ctx()))?;
                     continue;
                 }
                 DataKind::File => Node::new(
@@ -243,26 +245,20 @@ pub(crate) fn install_packages<'a>(
                 ),
                 DataKind::Symlink(target) => Node::new(Kind::Symlink(target.clone()), meta),
                 DataKind::HardLink(target) => {
-                    let Some(id) = fs.get_nofollow(target) else {
+                    // The target is an earlier regular file of this package (the reader checks
+                    // the order); use the node it became, never a path looked up again, which
+                    // a symlink of the same package could have redirected.
+                    let Some(&id) = files.get(target.as_str()) else {
                         return Err(BuildError::fs(ctx())(FsError::NotFound {
-                            path: target.clone(),
+                            path: format!("{target} (hard link target in the same package)"),
                         }));
                     };
-                    if let Some(existing) = fs.get_nofollow(&e.path) {
-                        if existing == id {
-                            continue;
+                    match fs.install_link(&e.path, id, Some(owner), &policy) {
+                        Ok(_) => {
+                            files.insert(&e.path, id);
                         }
-                        let n = fs.node(existing);
-                        if n.is_dir() {
-                            return Err(BuildError::fs(ctx())(FsError::TypeConflict {
-                                path: e.path.clone(),
-                                existing: "directory",
-                                new: "hard link",
-                            }));
-                        }
-                        fs.remove(&e.path, false).map_err(BuildError::fs(ctx()))?;
+                        Err(err) => return Err(conflict_or(err, fs, &infos, &name, &ctx())),
                     }
-                    fs.link(&e.path, id).map_err(BuildError::fs(ctx()))?;
                     continue;
                 }
                 DataKind::CharDevice(ma, mi) => Node::new(Kind::CharDevice(*ma, *mi), meta),
@@ -270,10 +266,22 @@ pub(crate) fn install_packages<'a>(
                 DataKind::Fifo => Node::new(Kind::Fifo, meta),
             };
             let node = node.owned_by(owner).with_checksum(sum);
+            let is_file = matches!(node.kind, Kind::File(_));
             match fs.install(&e.path, node, &policy) {
-                Ok(Installed::Created(_) | Installed::Replaced { .. } | Installed::Kept { .. }) => {
+                Ok(Installed::Created(id) | Installed::Replaced { id, .. }) => {
+                    if is_file {
+                        files.insert(&e.path, id);
+                    }
                 }
-                Err(err) => return Err(conflict_or(err, &infos, &name, &ctx())),
+                Ok(Installed::Kept { .. }) => {
+                    // An identical file of another package stays; links may point at it.
+                    if let Some(id) = fs.get_nofollow(&e.path)
+                        && matches!(fs.node(id).kind, Kind::File(_))
+                    {
+                        files.insert(&e.path, id);
+                    }
+                }
+                Err(err) => return Err(conflict_or(err, fs, &infos, &name, &ctx())),
             }
         }
         out.push(InstalledPkg {
@@ -284,7 +292,19 @@ pub(crate) fn install_packages<'a>(
     Ok(out)
 }
 
-fn conflict_or(err: FsError, infos: &[&PackageInfo], incoming: &str, ctx: &str) -> BuildError {
+fn conflict_or(
+    err: FsError,
+    fs: &FsTree,
+    infos: &[&PackageInfo],
+    incoming: &str,
+    ctx: &str,
+) -> BuildError {
+    let owner_name = |owner: Option<Owner>| {
+        owner.and_then(|o| infos.get(o.0 as usize)).map_or_else(
+            || "the image layout".to_owned(),
+            |p| format!("`{}`", p.name_version()),
+        )
+    };
     match err {
         FsError::Conflict { path, existing, .. } => BuildError::FileConflict {
             path,
@@ -297,11 +317,13 @@ fn conflict_or(err: FsError, infos: &[&PackageInfo], incoming: &str, ctx: &str) 
             path,
             existing,
             new,
-        } => BuildError::fs(ctx.to_owned())(FsError::TypeConflict {
-            path,
+        } => BuildError::TypeConflict {
+            existing_owner: owner_name(fs.get_nofollow(&path).and_then(|id| fs.node(id).owner)),
+            path: path.trim_start_matches('/').to_owned(),
             existing,
             new,
-        }),
+            incoming: incoming.to_owned(),
+        },
         other => BuildError::fs(ctx.to_owned())(other),
     }
 }
@@ -357,7 +379,7 @@ pub(crate) fn write_db(fs: &mut FsTree, installed: &[InstalledPkg<'_>]) -> Resul
         ("usr/lib/apk/db/scripts.tar", scripts),
         ("usr/lib/apk/db/triggers", triggers.into_bytes()),
     ] {
-        fs.write_file(path, data, &Meta::root(0o644))
+        fs.write_file_nofollow(path, data, &Meta::root(0o644))
             .map_err(BuildError::fs(format!("writing /{path}")))?;
     }
     Ok(())

@@ -77,7 +77,7 @@ pub(crate) fn generate(
     let entries = entries(fs, &dirs, machine, flags);
     let bytes = encode(&entries);
     let id = fs
-        .write_file("etc/ld.so.cache", bytes, &Meta::root(0o644))
+        .write_file_nofollow("etc/ld.so.cache", bytes, &Meta::root(0o644))
         .map_err(BuildError::fs("writing /etc/ld.so.cache"))?;
     let node = fs.node_mut(id);
     node.meta.mode = 0o644;

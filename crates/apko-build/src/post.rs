@@ -123,7 +123,14 @@ impl RunAs for apko_config::Accounts {
 pub(crate) fn paths(fs: &mut FsTree, c: &ImageConfig) -> Result<(), BuildError> {
     for (i, p) in c.paths.iter().enumerate() {
         let path = p.path.trim_start_matches('/');
-        let ctx = format!("paths[{i}] ({:?} `{}`)", p.kind, p.path);
+        let kind = match p.kind {
+            PathType::Directory => "directory",
+            PathType::EmptyFile => "empty-file",
+            PathType::Hardlink => "hardlink",
+            PathType::Symlink => "symlink",
+            PathType::Permissions => "permissions",
+        };
+        let ctx = format!("paths[{i}] ({kind} `{}`)", p.path);
         let err = |e: FsError| BuildError::fs(ctx.clone())(e);
         let parent = path.rsplit_once('/').map_or("", |(d, _)| d);
         match p.kind {
@@ -273,7 +280,7 @@ pub(crate) fn certificates(
             );
             fs.mkdir_all("usr/local/share/ca-certificates", &Meta::root(0o755))
                 .map_err(BuildError::fs("creating /usr/local/share/ca-certificates"))?;
-            fs.write_file(
+            fs.write_file_nofollow(
                 &path,
                 block.clone().into_bytes(),
                 &Meta::root(0o644).with_mtime(bde),
@@ -317,7 +324,7 @@ pub(crate) fn certificates(
         let sidecar = format!("{dir}/.{base}.sha256");
         let line = format!("{}  {base}\n", hex::encode(Sha256::digest(&data)));
         let sid = fs
-            .write_file(
+            .write_file_nofollow(
                 &sidecar,
                 line.into_bytes(),
                 &Meta::root(0o444).with_mtime(bde),
@@ -378,7 +385,7 @@ pub(crate) fn services(fs: &mut FsTree, c: &ImageConfig) -> Result<(), BuildErro
         fs.mkdir_all(&dir, &Meta::root(0o755))
             .map_err(BuildError::fs(format!("creating /{dir}")))?;
         let run = format!("{dir}/run");
-        fs.write_file(
+        fs.write_file_nofollow(
             &run,
             format!("#!/bin/execlineb\n{cmd}\n").into_bytes(),
             &Meta::root(0o755),
@@ -418,6 +425,10 @@ pub(crate) fn busybox(
         .collect();
     for link in links {
         let link = link.trim_start_matches('/');
+        if link.split('/').any(|c| c == ".." || c == ".") {
+            tracing::warn!("/{list_path}: `{link}` is not a plain path; skipped");
+            continue;
+        }
         if fs.exists(link) {
             continue;
         }
@@ -438,7 +449,8 @@ pub(crate) fn busybox(
     Ok(())
 }
 
-/// Writes a text file the builder owns (keeping the mtime of a package's copy).
+/// Writes a text file the builder owns (keeping the mtime of a package's copy; replacing, not
+/// following, a symbolic link a package put there).
 pub(crate) fn write_owned(
     fs: &mut FsTree,
     path: &str,
@@ -446,7 +458,7 @@ pub(crate) fn write_owned(
     mode: u32,
 ) -> Result<(), BuildError> {
     let id = fs
-        .write_file(path, text.as_bytes().to_vec(), &Meta::root(mode))
+        .write_file_nofollow(path, text.as_bytes().to_vec(), &Meta::root(mode))
         .map_err(BuildError::fs(format!("writing /{path}")))?;
     fs.node_mut(id).meta.mode = mode;
     Ok(())

@@ -42,13 +42,22 @@ pub enum FsError {
         /// The newcomer.
         incoming: Owner,
     },
+    /// A hard link to something that is not a regular file (a directory would make the
+    /// tree a graph).
+    #[error("`{path}`: a hard link must point to a regular file, not a {target}")]
+    HardLinkTarget {
+        /// The link's path.
+        path: String,
+        /// What the target is.
+        target: &'static str,
+    },
     /// Too many symbolic links in a path.
     #[error("`{path}`: too many levels of symbolic links")]
     SymlinkLoop {
         /// The path.
         path: String,
     },
-    /// An invalid path (empty component, NUL).
+    /// An invalid path (a `..` entry name, no name at all).
     #[error("invalid path `{path}`")]
     InvalidPath {
         /// The path.

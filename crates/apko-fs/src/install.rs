@@ -91,6 +91,64 @@ impl FsTree {
         }
     }
 
+    /// Installs a hard link at `path` to the regular file `target` for `owner`, under the
+    /// rules of [`FsTree::install`]: when the path is taken, `policy` decides as if the
+    /// newcomer were `target`'s file owned by `owner`.
+    pub fn install_link(
+        &mut self,
+        path: &str,
+        target: NodeId,
+        owner: Option<Owner>,
+        policy: &dyn ConflictPolicy,
+    ) -> Result<Installed, FsError> {
+        if !matches!(self.node(target).kind, Kind::File(_)) {
+            return Err(FsError::HardLinkTarget {
+                path: path.to_owned(),
+                target: self.node(target).kind.describe(),
+            });
+        }
+        let (dir, name) = self.dir_for(path)?;
+        let full = Self::node_path_hint(path);
+        let mut previous = None;
+        if let Some(existing) = self.entry(dir, &name) {
+            let old = self.node(existing);
+            if existing == target {
+                return Ok(Installed::Kept { owner: old.owner });
+            }
+            if old.is_dir() {
+                return Err(FsError::TypeConflict {
+                    path: path.to_owned(),
+                    existing: "directory",
+                    new: "hard link",
+                });
+            }
+            let mut incoming = self.node(target).clone();
+            incoming.owner = owner;
+            match policy.decide(path, old, &incoming) {
+                Decision::Keep => return Ok(Installed::Kept { owner: old.owner }),
+                Decision::Conflict => {
+                    return Err(FsError::Conflict {
+                        path: path.to_owned(),
+                        existing: old.owner.unwrap_or(Owner(u32::MAX)),
+                        incoming: owner.unwrap_or(Owner(u32::MAX)),
+                    });
+                }
+                Decision::Replace => {
+                    previous = Some(old.owner);
+                    self.remove(&full, false)?;
+                }
+            }
+        }
+        self.link(&full, target)?;
+        Ok(match previous {
+            None => Installed::Created(target),
+            Some(previous) => Installed::Replaced {
+                id: target,
+                previous,
+            },
+        })
+    }
+
     fn node_path_hint(path: &str) -> String {
         components(path).collect::<Vec<_>>().join("/")
     }

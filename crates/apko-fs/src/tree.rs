@@ -288,6 +288,12 @@ impl FsTree {
         let (dir, name) = split_last(path).ok_or_else(|| FsError::InvalidPath {
             path: path.to_owned(),
         })?;
+        // `..` cannot be the name of an entry: a tar entry named `x/..` is a traversal.
+        if name == ".." || name.contains('\0') {
+            return Err(FsError::InvalidPath {
+                path: path.to_owned(),
+            });
+        }
         let d = self.resolve(&dir, true)?;
         self.children(d, path)?;
         Ok((d, name))
@@ -361,8 +367,14 @@ impl FsTree {
         Ok(self.attach(dir, name, node))
     }
 
-    /// Adds a hard link at `path` to the existing node `target`.
+    /// Adds a hard link at `path` to the existing regular file `target`.
     pub fn link(&mut self, path: &str, target: NodeId) -> Result<(), FsError> {
+        if !matches!(self.nodes[target].kind, Kind::File(_)) {
+            return Err(FsError::HardLinkTarget {
+                path: path.to_owned(),
+                target: self.nodes[target].kind.describe(),
+            });
+        }
         let (dir, name) = self.parent_of(path)?;
         if self.entry(dir, name).is_some() {
             return Err(FsError::Exists {
@@ -476,6 +488,29 @@ impl FsTree {
     /// Opens the source file of a [`Content::Source`].
     pub fn source_path(&self, source: u32) -> &Path {
         &self.sources[source as usize]
+    }
+
+    /// Writes a file the builder owns at `path` without following a symbolic link in the last
+    /// component: a link there (a package may plant one) is replaced by the file, so that the
+    /// write cannot be redirected into another file of the image. An existing regular file
+    /// gets the new content and keeps its metadata and owner; a missing one is created with
+    /// `meta`.
+    pub fn write_file_nofollow(
+        &mut self,
+        path: &str,
+        data: Vec<u8>,
+        meta: &Meta,
+    ) -> Result<NodeId, FsError> {
+        match self.resolve(path, false) {
+            Ok(id) if matches!(self.nodes[id].kind, Kind::Symlink(_)) => {
+                let full: Vec<&str> = components(path).collect();
+                self.replace(
+                    &full.join("/"),
+                    Node::new(Kind::File(data.into()), meta.clone()),
+                )
+            }
+            _ => self.write_file(path, data, meta),
+        }
     }
 
     /// Writes a file at `path` (following links to an existing file): creates it with `meta`

@@ -94,7 +94,7 @@ fn hostile_packages_fail_the_build_and_write_nothing() {
         ),
         (
             vec![(T::file("etc/conf.d", 0o644, 1), b"x")],
-            "cannot replace a directory",
+            "where `dirowner-1` has a directory",
         ),
     ];
     for (entries, want) in cases {
@@ -128,4 +128,130 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out.sort();
     out
+}
+
+#[test]
+fn a_hard_link_cannot_take_over_another_packages_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = write_repo(
+        &dir.path().join("repo"),
+        &["x86_64"],
+        &[
+            pkg("base", "1.0-r0").file("usr/bin/tool", 0o755, "real\n"),
+            pkg("evil", "1.0-r0")
+                .depends("base")
+                .file("usr/bin/evil", 0o755, "evil\n")
+                .entry(apko_build::deps::apko_apk::package::PackageFile::hardlink(
+                    "usr/bin/tool",
+                    "usr/bin/evil",
+                    0o755,
+                )),
+        ],
+    );
+    let cfg = "contents:\n  repositories: [@REPO@]\n  keyring: [@KEY@]\n  packages: [evil]\narchs: [x86_64]\n";
+    let err = build(request(dir.path(), cfg, &repo)).expect_err("conflict");
+    let text = chain(&err);
+    assert!(
+        text.contains("base-1.0-r0")
+            && text.contains("evil-1.0-r0")
+            && text.contains("usr/bin/tool"),
+        "{text}"
+    );
+}
+
+#[test]
+fn planted_symlinks_do_not_redirect_the_builders_writes() {
+    use apko_build::deps::apko_apk::package::PackageFile;
+    let dir = tempfile::tempdir().unwrap();
+    let repo = write_repo(
+        &dir.path().join("repo"),
+        &["x86_64"],
+        &[
+            pkg("base", "1.0-r0").file("usr/bin/tool", 0o755, "real\n"),
+            pkg("evil", "1.0-r0")
+                .depends("base")
+                .entry(PackageFile::symlink("etc/apk/world", "../../usr/bin/tool"))
+                .entry(PackageFile::symlink("etc/apko.json", "../usr/bin/tool"))
+                .entry(PackageFile::symlink(
+                    "usr/lib/apk/db/installed",
+                    "../../../bin/tool",
+                )),
+        ],
+    );
+    let cfg = "contents:\n  repositories: [@REPO@]\n  keyring: [@KEY@]\n  packages: [evil]\narchs: [x86_64]\n";
+    let out = build(request(dir.path(), cfg, &repo)).unwrap();
+    let entries = layer_entries(&out, 0);
+    let tool = find(&entries, "usr/bin/tool");
+    assert_eq!((tool.data.as_slice(), tool.mode), (&b"real\n"[..], 0o755));
+    for path in ["etc/apk/world", "etc/apko.json", "usr/lib/apk/db/installed"] {
+        assert_eq!(find(&entries, path).kind, tar::EntryType::Regular, "{path}");
+    }
+    assert!(text(&entries, "etc/apk/world").contains("evil"));
+}
+
+#[test]
+fn busybox_link_lists_cannot_create_dot_dot_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = write_repo(
+        &dir.path().join("repo"),
+        &["x86_64"],
+        &[pkg("busybox", "1.36.1-r0")
+            .file("bin/busybox", 0o755, "#!busybox\n")
+            .file(
+                "etc/busybox-paths.d/busybox",
+                0o644,
+                "/bin/sh\nzz/..\nqq/../..\n/usr/bin/../../x\n",
+            )],
+    );
+    let cfg = "contents:\n  repositories: [@REPO@]\n  keyring: [@KEY@]\n  packages: [busybox]\narchs: [x86_64]\n";
+    let out = build(request(dir.path(), cfg, &repo)).unwrap();
+    let entries = layer_entries(&out, 0);
+    assert_eq!(
+        find(&entries, "bin/sh").link.as_deref(),
+        Some("/bin/busybox")
+    );
+    for e in &entries {
+        assert!(
+            !e.path.split('/').any(|c| c == ".."),
+            "a `..` entry in the layer: {}",
+            e.path
+        );
+    }
+}
+
+#[test]
+fn hard_links_to_directories_are_refused() {
+    // From the configuration.
+    let dir = tempfile::tempdir().unwrap();
+    let repo = write_repo(
+        &dir.path().join("repo"),
+        &["x86_64"],
+        &[pkg("base", "1.0-r0").dir("usr", 0o755)],
+    );
+    let cfg = "contents:\n  repositories: [@REPO@]\n  keyring: [@KEY@]\n  packages: [base]\narchs: [x86_64]\npaths:\n  - path: /usr/loop\n    type: hardlink\n    source: /usr\n";
+    let err = build(request(dir.path(), cfg, &repo)).expect_err("hard link to a directory");
+    let text = chain(&err);
+    assert!(
+        text.contains("paths[0] (hardlink `/usr/loop`)")
+            && text.contains("must point to a regular file, not a directory"),
+        "{text}"
+    );
+
+    // From a package that re-points a path after linking to it: the link keeps the file.
+    use TarEntryBuilder as T;
+    let dir = tempfile::tempdir().unwrap();
+    hostile_repo(
+        &dir.path().join("repo"),
+        &[
+            (T::dir("a", 0o755), b""),
+            (T::file("a/x", 0o644, 1), b"x"),
+            (T::symlink("a/x", "/"), b""),
+            (T::hardlink("a/loop", "a/x", 0o644), b""),
+        ],
+    );
+    let cfg = "contents:\n  repositories: [@REPO@]\n  keyring: [@KEY@]\n  packages: [evil]\narchs: [x86_64]\n";
+    let out = build(request(dir.path(), cfg, &dir.path().join("repo"))).unwrap();
+    let entries = layer_entries(&out, 0);
+    assert_eq!(find(&entries, "a/x").kind, tar::EntryType::Symlink);
+    assert_eq!(find(&entries, "a/loop").data, b"x");
 }

@@ -161,6 +161,99 @@ fn install_asks_the_policy() {
 }
 
 #[test]
+fn hard_links_and_dot_dot_names() {
+    let mut fs = usrmerge();
+    let tool = fs
+        .install(
+            "usr/bin/tool",
+            file(b"t", 0o755)
+                .owned_by(Owner(1))
+                .with_checksum(Some([1; 20])),
+            &Policy,
+        )
+        .unwrap();
+    let Installed::Created(tool) = tool else {
+        panic!()
+    };
+    let evil = fs
+        .install(
+            "usr/bin/evil",
+            file(b"e", 0o755)
+                .owned_by(Owner(2))
+                .with_checksum(Some([2; 20])),
+            &Policy,
+        )
+        .unwrap();
+    let Installed::Created(evil) = evil else {
+        panic!()
+    };
+    // A link over another owner's different file asks the policy, which refuses here.
+    let err = fs
+        .install_link("usr/bin/tool", evil, Some(Owner(2)), &Policy)
+        .unwrap_err();
+    assert!(matches!(err, FsError::Conflict { .. }), "{err}");
+    assert_eq!(fs.read_path("usr/bin/tool").unwrap(), b"t");
+    // A link on a free path, and to the same node, works.
+    assert!(matches!(
+        fs.install_link("bin/alias", tool, Some(Owner(1)), &Policy)
+            .unwrap(),
+        Installed::Created(_)
+    ));
+    assert!(matches!(
+        fs.install_link("usr/bin/alias", tool, Some(Owner(1)), &Policy)
+            .unwrap(),
+        Installed::Kept { .. }
+    ));
+    // Never to a directory: the tree stays a tree.
+    let usr = fs.get("usr").unwrap();
+    for err in [
+        fs.link("usr/loop", usr).unwrap_err(),
+        fs.install_link("usr/loop", usr, None, &Policy).unwrap_err(),
+    ] {
+        assert!(
+            matches!(
+                err,
+                FsError::HardLinkTarget {
+                    target: "directory",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+    // `..` is never an entry name.
+    fs.mkdir_all("zz", &Meta::root(0o755)).unwrap();
+    let err = fs.insert("zz/..", symlink("/bin/busybox")).unwrap_err();
+    assert!(matches!(err, FsError::InvalidPath { .. }), "{err}");
+    assert!(
+        fs.walk()
+            .iter()
+            .all(|(p, _)| !p.split('/').any(|c| c == ".."))
+    );
+}
+
+#[test]
+fn builder_writes_replace_planted_links() {
+    let mut fs = usrmerge();
+    fs.insert("usr/bin/tool", file(b"real", 0o755)).unwrap();
+    fs.mkdir_all("etc/apk", &Meta::root(0o755)).unwrap();
+    fs.insert("etc/apk/world", symlink("../../usr/bin/tool"))
+        .unwrap();
+    let id = fs
+        .write_file_nofollow("etc/apk/world", b"busybox\n".to_vec(), &Meta::root(0o644))
+        .unwrap();
+    assert!(matches!(fs.node(id).kind, Kind::File(_)));
+    assert_eq!(fs.read_path("usr/bin/tool").unwrap(), b"real");
+    assert_eq!(fs.read_path("etc/apk/world").unwrap(), b"busybox\n");
+    // A regular file keeps its metadata.
+    fs.node_mut(id).meta.mode = 0o600;
+    let again = fs
+        .write_file_nofollow("etc/apk/world", b"x\n".to_vec(), &Meta::root(0o644))
+        .unwrap();
+    assert_eq!((again, fs.node(again).meta.mode), (id, 0o600));
+}
+
+#[test]
 fn source_backed_content_is_read_lazily() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("data");
