@@ -41,6 +41,12 @@ pub(crate) enum Command {
         /// Annotations `key:value` for the index, manifests and config labels.
         #[arg(long = "annotations", value_name = "KEY:VALUE")]
         annotations: Vec<String>,
+        /// Layer format: `tar` (`erofs` is not supported).
+        #[arg(long, default_value = "tar")]
+        format: String,
+        /// Build from a lockfile (not supported yet: refused with an error).
+        #[arg(long)]
+        lockfile: Option<PathBuf>,
         /// Read version-control information (accepted for compatibility; apko-rs takes
         /// `vcs-url` from the configuration only).
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
@@ -55,6 +61,9 @@ pub(crate) enum Command {
         /// The architecture (default: this machine's).
         #[arg(long)]
         build_arch: Option<String>,
+        /// Accepted for compatibility with apko; build-minirootfs writes no SBOM.
+        #[arg(long)]
+        sbom_path: Option<PathBuf>,
         #[command(flatten)]
         common: Common,
     },
@@ -119,4 +128,16 @@ pub(crate) struct Common {
     /// gzip level of layers (0-9).
     #[arg(long, default_value_t = 6)]
     pub(crate) compression_level: u32,
+    /// Largest decompressed APKINDEX in bytes (0: default 300 MiB, -1: unlimited).
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub(crate) max_apkindex_decompressed_size: i64,
+    /// Largest decompressed package control segment (0: default 10 MiB, -1: unlimited).
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub(crate) max_apk_control_size: i64,
+    /// Largest decompressed package data segment (0: default 16 GiB, -1: unlimited).
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub(crate) max_apk_data_size: i64,
+    /// Largest HTTP response (0: default 8 GiB, -1: unlimited).
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub(crate) max_http_response_size: i64,
 }

@@ -29,8 +29,34 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
             sbom_path,
             sbom_formats,
             annotations,
+            format,
+            lockfile,
             vcs: _,
         } => {
+            if let Some(lock) = lockfile {
+                return Err(CliError::usage(
+                    format!(
+                        "--lockfile {}: building from a lockfile is not supported by apko-rs yet",
+                        lock.display()
+                    ),
+                    Some("pin versions in `contents.packages` (`name=1.2.3-r0`) instead"),
+                ));
+            }
+            match format.as_str() {
+                "tar" => {}
+                "erofs" => {
+                    return Err(CliError::usage(
+                        "--format erofs: the erofs layer format is not supported by apko-rs yet",
+                        Some("use the default `--format tar`"),
+                    ));
+                }
+                other => {
+                    return Err(CliError::usage(
+                        format!("--format `{other}`: expected `tar` or `erofs`"),
+                        None,
+                    ));
+                }
+            }
             if let Some(f) = sbom_formats.iter().find(|f| f.as_str() != "spdx") {
                 tracing::warn!("SBOM format `{f}` is not supported; writing SPDX only");
             }
@@ -44,6 +70,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
             output,
             build_arch,
             common,
+            sbom_path: _,
         } => {
             let arch = match build_arch {
                 Some(a) => a
@@ -157,6 +184,38 @@ fn request(config: &Path, tag: &str, common: &Common) -> Result<BuildRequest, Cl
         ));
     }
     req.compression_level = common.compression_level;
+    let limit = |flag: &str, v: i64, default: u64| -> Result<u64, CliError> {
+        match v {
+            0 => Ok(default),
+            -1 => Ok(u64::MAX),
+            v if v > 0 => Ok(v.unsigned_abs()),
+            _ => Err(CliError::usage(
+                format!("--{flag} must be a size in bytes, 0 (default) or -1 (unlimited)"),
+                None,
+            )),
+        }
+    };
+    let defaults = apko_build::deps::apko_apk::package::Limits::default();
+    req.limits.max_index_size = limit(
+        "max-apkindex-decompressed-size",
+        common.max_apkindex_decompressed_size,
+        defaults.max_index_size,
+    )?;
+    req.limits.max_control_size = limit(
+        "max-apk-control-size",
+        common.max_apk_control_size,
+        defaults.max_control_size,
+    )?;
+    req.limits.max_data_size = limit(
+        "max-apk-data-size",
+        common.max_apk_data_size,
+        defaults.max_data_size,
+    )?;
+    req.max_http_response_size = limit(
+        "max-http-response-size",
+        common.max_http_response_size,
+        req.max_http_response_size,
+    )?;
     Ok(req)
 }
 
@@ -186,11 +245,9 @@ fn build(req: BuildRequest, output: &Path, sbom_path: Option<&Path>) -> Result<(
         );
     }
     let layout = output.is_dir();
-    if layout {
-        out.write_layout(output)?;
-    } else {
-        out.write_tarball(output)?;
-    }
+    // SBOMs first: if the image cannot be written afterwards, they are removed again, so a
+    // failure leaves neither.
+    let mut sboms = Vec::new();
     if sbom {
         let dir = match sbom_path {
             Some(p) => p.to_owned(),
@@ -201,7 +258,18 @@ fn build(req: BuildRequest, output: &Path, sbom_path: Option<&Path>) -> Result<(
                 .unwrap_or(Path::new("."))
                 .to_owned(),
         };
-        out.write_sboms(&dir)?;
+        sboms = out.write_sboms(&dir)?;
+    }
+    let written = if layout {
+        out.write_layout(output)
+    } else {
+        out.write_tarball(output)
+    };
+    if let Err(e) = written {
+        for f in &sboms {
+            let _ = fs_err::remove_file(f);
+        }
+        return Err(e.into());
     }
     if std::io::stderr().is_terminal() {
         eprintln!("wrote {} (index {})", output.display(), out.index_digest());
@@ -276,7 +344,8 @@ pub(crate) fn parse_rfc3339(s: &str) -> Result<i64, CliError> {
         )
     };
     let b = s.as_bytes();
-    if b.len() < 20
+    if !s.is_ascii()
+        || b.len() < 20
         || b[4] != b'-'
         || b[7] != b'-'
         || !matches!(b[10], b'T' | b't' | b' ')
@@ -295,7 +364,14 @@ pub(crate) fn parse_rfc3339(s: &str) -> Result<i64, CliError> {
         num(14..16)?,
         num(17..19)?,
     );
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days_in_month = match mo {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month || h > 23 || mi > 59 || sec > 60 {
         return Err(bad());
     }
     let mut rest = &s[19..];
@@ -361,6 +437,12 @@ mod tests {
         );
         assert!(parse_rfc3339("yesterday").is_err());
         assert!(parse_rfc3339("2023-13-14T22:13:20Z").is_err());
+        assert!(parse_rfc3339("2024-01-02T03:04:05+0\u{e9}00").is_err());
+        assert!(parse_rfc3339("2023-02-29T00:00:00Z").is_err());
+        assert_eq!(
+            parse_rfc3339("2024-02-29T00:00:00Z").unwrap(),
+            1_709_164_800
+        );
     }
 
     #[test]

@@ -226,15 +226,14 @@ fn output_is_reproducible_across_environments() {
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
-        let o = Command::new(env!("CARGO_BIN_EXE_apko"))
-            .args([
-                "build",
-                cfg.to_str().unwrap(),
-                "repro:latest",
-                "layout",
-                "-j",
-                jobs,
-            ])
+        let script = format!(
+            "umask {umask} && exec {} build {} repro:latest layout -j {jobs}",
+            env!("CARGO_BIN_EXE_apko"),
+            cfg.display()
+        );
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(&script)
             .current_dir(&work)
             .env("TZ", tz)
             .env("HOME", home.path())
@@ -242,6 +241,25 @@ fn output_is_reproducible_across_environments() {
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
+        // Modes do not depend on the umask either.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| fs_err::metadata(p).unwrap().permissions().mode() & 0o777;
+            let mut stack = vec![layout.clone()];
+            while let Some(d) = stack.pop() {
+                for e in fs_err::read_dir(&d).unwrap() {
+                    let p = e.unwrap().path();
+                    if p.is_dir() {
+                        assert_eq!(mode(&p), 0o755, "{}", p.display());
+                        stack.push(p);
+                    } else {
+                        assert_eq!(mode(&p), 0o644, "{}", p.display());
+                    }
+                }
+            }
+            assert_eq!(mode(&work.join("out.tar")), 0o644);
+            assert_eq!(mode(&work.join("sbom-index.spdx.json")), 0o644);
+        }
         let mut files = vec![(
             "out.tar".to_owned(),
             fs_err::read(work.join("out.tar")).unwrap(),

@@ -123,6 +123,8 @@ impl Builder {
 
     /// Builds every architecture.
     pub fn build(&self) -> Result<BuildOutput, BuildError> {
+        // The reference names tarball tags and SBOM purls: refuse a bad one before working.
+        parse_reference(&self.req.tag)?;
         let (work, work_path) = self.work_dir()?;
         let mut timings = Vec::new();
         let t = Instant::now();
@@ -535,6 +537,15 @@ fn certificate_files(
     out
 }
 
+fn parse_reference(tag: &str) -> Result<Reference, BuildError> {
+    tag.parse().map_err(|e: apko_oci::ParseReferenceError| {
+        BuildError::invalid(
+            e.to_string(),
+            Some("use a reference like `registry.example/repo/image:tag`"),
+        )
+    })
+}
+
 impl BuildOutput {
     /// The digest of the index.
     pub fn index_digest(&self) -> Digest {
@@ -580,15 +591,7 @@ impl BuildOutput {
 
     /// Writes a `docker load`-able tarball at `path`, tagging each image `<tag>-<arch>`.
     pub fn write_tarball(&self, path: &Path) -> Result<(), BuildError> {
-        let reference: Reference =
-            self.tag
-                .parse()
-                .map_err(|e: apko_oci::ParseReferenceError| {
-                    BuildError::invalid(
-                        e.to_string(),
-                        Some("use a reference like `registry.example/repo/image:tag`"),
-                    )
-                })?;
+        let reference = parse_reference(&self.tag)?;
         let index: Index = serde_json::from_slice(&self.index_json).expect("our own index parses");
         apko_oci::write_docker_tarball(path, &index, &self.blobs(Some(&reference)))?;
         Ok(())

@@ -406,10 +406,15 @@ pub(crate) fn link_lib_apk(fs: &mut FsTree) -> Result<(), BuildError> {
         let _ = id;
         fs.remove("lib/apk", true).map_err(err())?;
     }
-    fs.mkdir_all("lib", &Meta::root(0o755)).map_err(err())?;
+    let lib = fs.mkdir_all("lib", &Meta::root(0o755)).map_err(err())?;
+    // Links apko makes take their directory's mtime (apko-behaviour §3.12).
+    let mtime = fs.node(lib).meta.mtime;
     fs.insert(
         "lib/apk",
-        Node::new(Kind::Symlink("../usr/lib/apk".into()), Meta::root(0o777)),
+        Node::new(
+            Kind::Symlink("../usr/lib/apk".into()),
+            Meta::root(0o777).with_mtime(mtime),
+        ),
     )
     .map_err(err())?;
     Ok(())

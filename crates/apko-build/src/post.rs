@@ -168,15 +168,20 @@ pub(crate) fn paths(fs: &mut FsTree, c: &ImageConfig) -> Result<(), BuildError> 
                 fs.link(path, target).map_err(err)?;
             }
             PathType::Symlink => {
-                fs.mkdir_all(parent, &Meta::root(0o755)).map_err(err)?;
+                let dir = fs.mkdir_all(parent, &Meta::root(0o755)).map_err(err)?;
+                let mtime = fs.node(dir).meta.mtime;
                 if fs.exists(path) {
                     return Err(err(FsError::Exists {
                         path: path.to_owned(),
                     }));
                 }
                 let target = p.source.clone().unwrap_or_default();
-                fs.insert(path, Node::new(Kind::Symlink(target), Meta::root(0o777)))
-                    .map_err(err)?;
+                // New links take their directory's mtime (apko-behaviour §3.12).
+                fs.insert(
+                    path,
+                    Node::new(Kind::Symlink(target), Meta::root(0o777).with_mtime(mtime)),
+                )
+                .map_err(err)?;
                 continue; // chmod on a new link would change its target (apko does); skip it
             }
             PathType::Permissions => {}

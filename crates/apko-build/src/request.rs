@@ -71,6 +71,8 @@ pub struct BuildRequest {
     pub compression_level: u32,
     /// Size limits for indexes and packages.
     pub limits: Limits,
+    /// Largest HTTP response accepted (default 8 GiB).
+    pub max_http_response_size: u64,
     /// `User-Agent` of HTTP requests.
     pub user_agent: String,
     /// Where expanded packages and layers are kept during the build (a temporary directory
@@ -100,6 +102,7 @@ impl BuildRequest {
             jobs: 4,
             compression_level: 6,
             limits: Limits::default(),
+            max_http_response_size: 8 << 30,
             user_agent: concat!("apko-rs/", env!("CARGO_PKG_VERSION")).to_owned(),
             work_dir: None,
         }

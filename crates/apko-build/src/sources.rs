@@ -25,7 +25,7 @@ pub(crate) fn fetcher(req: &BuildRequest) -> Fetcher {
     #[cfg(feature = "http")]
     let f = Fetcher::new(Arc::new(apko_apk::source::HttpTransport::new(
         &req.user_agent,
-        8 << 30,
+        req.max_http_response_size,
     )));
     #[cfg(not(feature = "http"))]
     let f = Fetcher::local();
@@ -221,6 +221,25 @@ pub(crate) fn resolve(
         .collect();
     let resolutions = resolve_archs(&plan.world, &requests)
         .map_err(|(arch, source)| BuildError::Solve { arch, source })?;
+    // Package names become file names (`<name>-<version>.apk`): a `/` would reach other
+    // directories of a local repository and of the work directory.
+    for ((arch, res), repos) in plan.archs.iter().zip(&resolutions).zip(&per_arch) {
+        for p in &res.packages {
+            let name = p.info.name.as_str();
+            if name.contains('/') || name.starts_with('.') {
+                return Err(BuildError::invalid(
+                    format!(
+                        "repository {} ({}): package name `{name}` cannot be a file name",
+                        repos[p.repository].0.redacted(),
+                        arch.apk_name()
+                    ),
+                    Some(
+                        "package names may not contain `/` or start with `.`; the index is broken or hostile",
+                    ),
+                ));
+            }
+        }
+    }
     Ok(plan
         .archs
         .iter()

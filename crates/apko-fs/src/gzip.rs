@@ -163,7 +163,14 @@ where
             .join()
             .expect("the gzip writer thread does not panic");
         produced?;
-        let (out, compressed_sha256, compressed_size) = written.map_err(FsError::Write)?;
+        let (out, compressed_sha256, compressed_size, blocks_total) =
+            written.map_err(FsError::Write)?;
+        // A worker that failed on the last blocks leaves nothing pending: count the bytes.
+        if blocks_total != chunker.total {
+            return Err(FsError::Write(io::Error::other(
+                "a compression block is missing",
+            )));
+        }
         Ok((
             out,
             Digests {
@@ -217,7 +224,7 @@ impl<W: Write> HashOut<W> {
     }
 }
 
-fn write_ordered<W: Write>(out: W, rx: &Receiver<Done>) -> io::Result<(W, [u8; 32], u64)> {
+fn write_ordered<W: Write>(out: W, rx: &Receiver<Done>) -> io::Result<(W, [u8; 32], u64, u64)> {
     let mut o = HashOut {
         inner: out,
         sha: Sha256::new(),
@@ -246,7 +253,7 @@ fn write_ordered<W: Write>(out: W, rx: &Receiver<Done>) -> io::Result<(W, [u8; 3
     o.put(&crc.finalize().to_le_bytes())?;
     o.put(&isize.to_le_bytes())?;
     o.inner.flush()?;
-    Ok((o.inner, o.sha.finalize().into(), o.len))
+    Ok((o.inner, o.sha.finalize().into(), o.len, total))
 }
 
 #[cfg(test)]

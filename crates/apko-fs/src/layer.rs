@@ -71,6 +71,9 @@ fn hex(b: &[u8]) -> String {
         })
 }
 
+/// Source files kept open at once while writing a layer.
+const MAX_OPEN_SOURCES: usize = 64;
+
 /// Writes the tar stream of `tree` (every entry `include` accepts) to `w`.
 pub fn write_tar_entries(
     tree: &FsTree,
@@ -151,6 +154,10 @@ pub fn write_tar_entries(
                     offset,
                     size,
                 } => {
+                    // Bounded: images of thousands of packages stay below `ulimit -n`.
+                    if files.len() >= MAX_OPEN_SOURCES && !files.contains_key(source) {
+                        files.clear();
+                    }
                     let f = match files.entry(*source) {
                         std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                         std::collections::hash_map::Entry::Vacant(v) => {

@@ -67,31 +67,35 @@ fn copy_blob(blob: &Blob, out: &mut dyn Write, path: &Path) -> Result<(), Output
 }
 
 /// Writes an OCI image layout at `dir`: `oci-layout`, `index.json` (the image index itself,
-/// as apko writes it) and `blobs/sha256/`. Everything is staged in a temporary directory next
-/// to `dir` and moved in at the end, so a failure leaves `dir` as it was.
+/// as apko writes it) and `blobs/sha256/`. Files are staged in a temporary directory inside
+/// `dir` (so that moving them in is a rename even when `dir` is a mount point), blobs are
+/// moved in first and `index.json` last; on failure the blobs moved so far are removed again,
+/// so `dir` is left as it was. Files are 0644 and directories 0755 whatever the umask.
 pub fn write_layout(
     dir: &Path,
     index_json: &[u8],
     images: &[ImageBlobs],
 ) -> Result<(), OutputError> {
-    fs_err::create_dir_all(dir).map_err(io_err(dir))?;
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        fs_err::create_dir_all(dir).map_err(io_err(dir))?;
+        set_mode(dir, 0o755)?;
+    }
     let stage = tempfile::Builder::new()
         .prefix(".apko-layout-")
-        .tempdir_in(parent)
-        .map_err(io_err(parent))?;
-    let blobs = stage.path().join("blobs/sha256");
-    fs_err::create_dir_all(&blobs).map_err(io_err(&blobs))?;
-    let put = |digest: &Digest, blob: &Blob| -> Result<(), OutputError> {
-        let p = blobs.join(digest.hex());
-        if p.exists() {
+        .tempdir_in(dir)
+        .map_err(io_err(dir))?;
+    let staged = stage.path().join("blobs");
+    fs_err::create_dir_all(&staged).map_err(io_err(&staged))?;
+    let mut blobs: Vec<(String, PathBuf)> = Vec::new();
+    let mut put = |digest: &Digest, blob: &Blob| -> Result<(), OutputError> {
+        let name = digest.hex();
+        if blobs.iter().any(|(n, _)| *n == name) {
             return Ok(());
         }
-        let mut f = fs_err::File::create(&p).map_err(io_err(&p))?;
-        copy_blob(blob, &mut f, &p)
+        let p = staged.join(&name);
+        stage_blob(blob, &p)?;
+        blobs.push((name, p));
+        Ok(())
     };
     for img in images {
         put(&img.manifest.0.digest, &Blob::Bytes(img.manifest.1.clone()))?;
@@ -100,25 +104,77 @@ pub fn write_layout(
             put(&d.digest, b)?;
         }
     }
-    let write = |name: &str, data: &[u8]| -> Result<(), OutputError> {
+    let write = |name: &str, data: &[u8]| -> Result<PathBuf, OutputError> {
         let p = stage.path().join(name);
-        fs_err::write(&p, data).map_err(io_err(&p))
+        fs_err::write(&p, data).map_err(io_err(&p))?;
+        set_mode(&p, 0o644)?;
+        Ok(p)
     };
-    write("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
-    write("index.json", index_json)?;
-    // Move in: blobs first, index.json last.
-    let final_blobs = dir.join("blobs/sha256");
-    fs_err::create_dir_all(&final_blobs).map_err(io_err(&final_blobs))?;
-    for e in fs_err::read_dir(&blobs).map_err(io_err(&blobs))? {
-        let e = e.map_err(io_err(&blobs))?;
-        let to = final_blobs.join(e.file_name());
-        fs_err::rename(e.path(), &to).map_err(io_err(&to))?;
+    let layout_file = write("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    let index_file = write("index.json", index_json)?;
+
+    // Move in: blobs first, index.json last; undo on failure.
+    let mut created: Vec<PathBuf> = Vec::new();
+    let result = (|| -> Result<(), OutputError> {
+        for sub in ["blobs", "blobs/sha256"] {
+            let d = dir.join(sub);
+            if !d.is_dir() {
+                fs_err::create_dir(&d).map_err(io_err(&d))?;
+                set_mode(&d, 0o755)?;
+                created.push(d);
+            }
+        }
+        for (name, staged) in &blobs {
+            let to = dir.join("blobs/sha256").join(name);
+            if to.is_file() {
+                continue; // content-addressed: already there
+            }
+            fs_err::rename(staged, &to).map_err(io_err(&to))?;
+            created.push(to);
+        }
+        fs_err::rename(&layout_file, dir.join("oci-layout"))
+            .map_err(io_err(&dir.join("oci-layout")))?;
+        fs_err::rename(&index_file, dir.join("index.json")).map_err(io_err(&dir.join("index.json")))
+    })();
+    if result.is_err() {
+        for p in created.iter().rev() {
+            let _ = if p.is_dir() {
+                fs_err::remove_dir(p)
+            } else {
+                fs_err::remove_file(p)
+            };
+        }
     }
-    for name in ["oci-layout", "index.json"] {
-        let to = dir.join(name);
-        fs_err::rename(stage.path().join(name), &to).map_err(io_err(&to))?;
+    result
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<(), OutputError> {
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io_err(path))
+}
+
+/// Puts a blob at `path` (0644): a hard link to a file blob when possible (layers can be
+/// hundreds of megabytes), otherwise a copy.
+fn stage_blob(blob: &Blob, path: &Path) -> Result<(), OutputError> {
+    match blob {
+        Blob::File(src) if fs_err::hard_link(src, path).is_ok() => {}
+        _ => {
+            let mut f = fs_err::File::create(path).map_err(io_err(path))?;
+            copy_blob(blob, &mut f, path)?;
+        }
     }
-    Ok(())
+    set_mode(path, 0o644)
+}
+
+/// One entry of a docker tarball's `manifest.json`, in go-containerregistry's field order.
+#[derive(serde::Serialize)]
+struct TarballManifest {
+    #[serde(rename = "Config")]
+    config: String,
+    #[serde(rename = "RepoTags")]
+    repo_tags: Vec<String>,
+    #[serde(rename = "Layers")]
+    layers: Vec<String>,
 }
 
 /// Writes a tarball that `docker load` (and `skopeo … docker-archive:`) accept: per image its
@@ -183,11 +239,11 @@ pub fn write_docker_tarball(
                 }
                 layers.push(name);
             }
-            manifest.push(serde_json::json!({
-                "Config": cfg_name,
-                "RepoTags": img.repo_tags,
-                "Layers": layers,
-            }));
+            manifest.push(TarballManifest {
+                config: cfg_name,
+                repo_tags: img.repo_tags.clone(),
+                layers,
+            });
         }
         let manifest_json = to_go_json(&manifest);
         add(

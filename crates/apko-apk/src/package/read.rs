@@ -13,6 +13,9 @@ use crate::tar::{EntryKind, TarError, TarHeader, TarReader};
 use sha1::{Digest, Sha1};
 use std::io::{self, Read, Write};
 
+/// The largest device number a USTAR header (and so an image layer) can hold.
+const MAX_DEVICE_NUMBER: u32 = 0o7_777_777;
+
 /// The largest signature entry accepted (apk 3 ignores larger ones).
 const MAX_SIGNATURE: u64 = 64 * 1024;
 
@@ -371,6 +374,14 @@ impl<R: Read, W: Write> PackageReader<R, W> {
                         ));
                     }
                     DataKind::HardLink(target)
+                }
+                EntryKind::CharDevice | EntryKind::BlockDevice
+                    if header.dev_major > MAX_DEVICE_NUMBER
+                        || header.dev_minor > MAX_DEVICE_NUMBER =>
+                {
+                    return Err(unsafe_path(
+                        "device numbers too large for a tar header (7 octal digits)",
+                    ));
                 }
                 EntryKind::CharDevice => DataKind::CharDevice(header.dev_major, header.dev_minor),
                 EntryKind::BlockDevice => DataKind::BlockDevice(header.dev_major, header.dev_minor),
