@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real consumers the test suite checks our output with (Debian/Ubuntu):
 # skopeo, umoci, runc, oci-image-tool, the OCI image-spec JSON schemas, and a Python venv with
-# pyspdxtools (spdx-tools), ntia-checker and jsonschema. Idempotent; prints where the venv is.
+# pyspdxtools (spdx-tools), ntia-checker, jsonschema and pyjks; openssl and bzip2. Idempotent; prints where the venv is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +12,7 @@ done
 [ -d /usr/share/gocode/src/github.com/opencontainers/image-spec/schema ] || need+=(golang-github-opencontainers-image-spec-dev)
 command -v unshare >/dev/null || need+=(util-linux)
 command -v bzip2 >/dev/null || need+=(bzip2)   # a small glibc program for the ld.so.cache test
+command -v openssl >/dev/null || need+=(openssl)
 python3 -c 'import venv' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
@@ -23,9 +24,9 @@ fi
 
 VENV=target/test-venv
 if [ ! -x "$VENV/bin/pyspdxtools" ] || [ ! -x "$VENV/bin/ntia-checker" ] \
-   || ! "$VENV/bin/python" -c 'import jsonschema, referencing' 2>/dev/null; then
+   || ! "$VENV/bin/python" -c 'import jsonschema, referencing, jks' 2>/dev/null; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check spdx-tools ntia-conformance-checker \
-    'jsonschema>=4.18' referencing
+    'jsonschema>=4.18' referencing pyjks
 fi
 echo "$PWD/$VENV"

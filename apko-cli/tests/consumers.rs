@@ -467,28 +467,110 @@ fn sboms_are_valid_spdx_and_ntia_conformant() {
     assert_eq!(checked, 6);
 }
 
+/// A signed one-package repository in `work` (package `name`, x86_64, the given files with
+/// their parent directories) and an apko.yaml for it with `extra` configuration appended;
+/// builds it with `apko build-minirootfs` and unpacks the result into `work/rootfs`.
+fn minirootfs_of_one_package(
+    work: &Path,
+    name: &str,
+    files: Vec<(String, u32, Vec<u8>)>,
+    extra: &str,
+) -> PathBuf {
+    use apko_build::deps::apko_apk::index::{ApkIndex, write_index};
+    use apko_build::deps::apko_apk::info::PackageInfo;
+    use apko_build::deps::apko_apk::keys::{SignatureKind, SigningKey};
+    use apko_build::deps::apko_apk::package::{PackageBuilder, PackageFile};
+
+    if work.exists() {
+        fs_err::remove_dir_all(work).unwrap();
+    }
+    fs_err::create_dir_all(work.join("repo/x86_64")).unwrap();
+    let mut info = PackageInfo::new(name.parse().unwrap(), "1.0-r0".parse().unwrap());
+    info.arch = Some("x86_64".into());
+    info.license = "MIT".into();
+    info.description = format!("{name}: consumer test package");
+    info.build_time = Some(1_700_000_000);
+    let mut pkg = PackageBuilder::new(info);
+    let mut dirs = std::collections::BTreeSet::new();
+    for (path, _, _) in &files {
+        let mut p = path.as_str();
+        while let Some((parent, _)) = p.rsplit_once('/') {
+            dirs.insert(parent.to_owned());
+            p = parent;
+        }
+    }
+    for d in &dirs {
+        pkg = pkg.with_file(PackageFile::dir(d, 0o755));
+    }
+    for (path, mode, data) in files {
+        pkg = pkg.with_file(PackageFile::file(&path, mode, data));
+    }
+    let key = SigningKey::generate("consumer-test.rsa.pub", 2048).unwrap();
+    let (built, bytes) = pkg
+        .with_signature(key.clone(), SignatureKind::Rsa256)
+        .build()
+        .unwrap();
+    fs_err::write(work.join("repo/x86_64").join(built.info.file_name()), bytes).unwrap();
+    write_index(
+        &ApkIndex {
+            description: None,
+            packages: vec![built.info],
+        },
+        &[(key.clone(), SignatureKind::Rsa256)],
+        fs_err::File::create(work.join("repo/x86_64/APKINDEX.tar.gz")).unwrap(),
+    )
+    .unwrap();
+    fs_err::write(work.join(key.name()), key.public_key_pem()).unwrap();
+    fs_err::write(
+        work.join("apko.yaml"),
+        format!(
+            "contents:\n  keyring: [./{}]\n  repositories: [./repo]\n  packages: [{name}]\narchs: [x86_64]\n{extra}",
+            key.name()
+        ),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_apko"))
+        .args([
+            "build-minirootfs",
+            "apko.yaml",
+            "rootfs.tar",
+            "--build-arch",
+            "x86_64",
+        ])
+        .current_dir(work)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rootfs = work.join("rootfs");
+    fs_err::create_dir(&rootfs).unwrap();
+    run(
+        "tar",
+        &[
+            "-xf",
+            "rootfs.tar",
+            "-C",
+            rootfs.to_str().unwrap(),
+            "--numeric-owner",
+        ],
+        work,
+    );
+    rootfs
+}
+
 /// glibc's own tools read the `/etc/ld.so.cache` we generate: `ldconfig -p` lists it, and the
 /// host's dynamic loader finds a library that is only in a directory of `ld.so.conf` (without
 /// the cache the program does not start: the negative control).
 #[test]
 #[ignore = "needs root, glibc's ldconfig and bzip2 (scripts/install-test-tools.sh); run by scripts/test.sh"]
 fn glibc_uses_our_ld_so_cache() {
-    use apko_build::deps::apko_apk::index::{ApkIndex, write_index};
-    use apko_build::deps::apko_apk::info::PackageInfo;
-    use apko_build::deps::apko_apk::keys::{SignatureKind, SigningKey};
-    use apko_build::deps::apko_apk::package::{PackageBuilder, PackageFile};
-
     require_root("chroot");
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("consumers-glibc");
-    if work.exists() {
-        fs_err::remove_dir_all(&work).unwrap();
-    }
-    fs_err::create_dir_all(work.join("repo/x86_64")).unwrap();
 
     // The host's bzip2 and the libraries `ldd` says it loads: the loader and libc where the
     // host has them (glibc's default directories), libbz2 in /opt/custom/lib only.
     let program = "/usr/bin/bzip2";
-    let ldd = run("ldd", &[program], &work);
+    let ldd = run("ldd", &[program], Path::new("/"));
     let mut files: Vec<(String, String)> = vec![(program.into(), "usr/bin/bzip2".into())];
     for line in ldd.lines() {
         let line = line.trim();
@@ -511,94 +593,26 @@ fn glibc_uses_our_ld_so_cache() {
             .any(|(_, d)| d.starts_with("opt/custom/lib/libbz2")),
         "{ldd}"
     );
-    let mut info = PackageInfo::new("glibc-test".parse().unwrap(), "1.0-r0".parse().unwrap());
-    info.arch = Some("x86_64".into());
-    info.license = "MIT".into();
-    info.description = "host glibc, libbz2 and bzip2".into();
-    info.build_time = Some(1_700_000_000);
-    let mut pkg = PackageBuilder::new(info);
-    let mut dirs = std::collections::BTreeSet::new();
-    let mut add_dirs = |path: &str| {
-        let mut p = path;
-        while let Some((parent, _)) = p.rsplit_once('/') {
-            dirs.insert(parent.to_owned());
-            p = parent;
-        }
-    };
-    for (_, dest) in &files {
-        add_dirs(dest);
-    }
-    add_dirs("etc/ld.so.conf.d/custom.conf");
-    for d in &dirs {
-        pkg = pkg.with_file(PackageFile::dir(d, 0o755));
-    }
-    for (host, dest) in &files {
-        pkg = pkg.with_file(PackageFile::file(dest, 0o755, fs_err::read(host).unwrap()));
-    }
-    pkg = pkg
-        .with_file(PackageFile::file(
-            "etc/ld.so.conf",
-            0o644,
-            "include /etc/ld.so.conf.d/*.conf\n",
-        ))
-        .with_file(PackageFile::file(
-            "etc/ld.so.conf.d/custom.conf",
-            0o644,
-            "/opt/custom/lib\n",
-        ));
-    let key = SigningKey::generate("glibc-test.rsa.pub", 2048).unwrap();
-    let (built, bytes) = pkg
-        .with_signature(key.clone(), SignatureKind::Rsa256)
-        .build()
-        .unwrap();
-    fs_err::write(work.join("repo/x86_64").join(built.info.file_name()), bytes).unwrap();
-    write_index(
-        &ApkIndex {
-            description: None,
-            packages: vec![built.info],
-        },
-        &[(key.clone(), SignatureKind::Rsa256)],
-        fs_err::File::create(work.join("repo/x86_64/APKINDEX.tar.gz")).unwrap(),
-    )
-    .unwrap();
-    fs_err::write(work.join(key.name()), key.public_key_pem()).unwrap();
-    fs_err::write(
-        work.join("apko.yaml"),
-        format!(
-            "contents:\n  keyring: [./{}]\n  repositories: [./repo]\n  packages: [glibc-test]\narchs: [x86_64]\n",
-            key.name()
-        ),
-    )
-    .unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_apko"))
-        .args([
-            "build-minirootfs",
-            "apko.yaml",
-            "rootfs.tar",
-            "--build-arch",
-            "x86_64",
-        ])
-        .current_dir(&work)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let rootfs = work.join("rootfs");
-    fs_err::create_dir(&rootfs).unwrap();
-    run(
-        "tar",
-        &[
-            "-xf",
-            "rootfs.tar",
-            "-C",
-            rootfs.to_str().unwrap(),
-            "--numeric-owner",
-        ],
-        &work,
-    );
+    let mut contents: Vec<(String, u32, Vec<u8>)> = files
+        .iter()
+        .map(|(host, dest)| (dest.clone(), 0o755, fs_err::read(host).unwrap()))
+        .collect();
+    contents.push((
+        "etc/ld.so.conf".into(),
+        0o644,
+        b"include /etc/ld.so.conf.d/*.conf\n".to_vec(),
+    ));
+    contents.push((
+        "etc/ld.so.conf.d/custom.conf".into(),
+        0o644,
+        b"/opt/custom/lib\n".to_vec(),
+    ));
+    let rootfs = minirootfs_of_one_package(&work, "glibc-test", contents, "");
+    let work = work.as_path();
 
     // glibc's reader.
     let cache = rootfs.join("etc/ld.so.cache");
-    let listed = run("ldconfig", &["-p", "-C", cache.to_str().unwrap()], &work);
+    let listed = run("ldconfig", &["-p", "-C", cache.to_str().unwrap()], work);
     assert!(
         listed.contains("libbz2.so.1.0 (libc6,x86-64) => /opt/custom/lib/libbz2.so.1.0"),
         "{listed}"
@@ -633,5 +647,99 @@ fn glibc_uses_our_ld_so_cache() {
         String::from_utf8_lossy(&o.stderr).contains("libbz2.so.1.0: cannot open shared object"),
         "{}",
         String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// The Java trust store we extend is read by an independent JKS implementation (pyjks): its
+/// integrity digest checks with the password `changeit`, and it holds the certificate from
+/// `certificates.additional` under apko's alias, dated at the build date.
+#[test]
+#[ignore = "needs openssl and pyjks (scripts/install-test-tools.sh); run by scripts/test.sh"]
+fn java_trust_store_reads_with_pyjks() {
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("consumers-jks");
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR")).join("consumers-jks-scratch");
+    if scratch.exists() {
+        fs_err::remove_dir_all(&scratch).unwrap();
+    }
+    fs_err::create_dir_all(&scratch).unwrap();
+    let python = venv_bin("python");
+    // A real certificate, and an empty store written by pyjks.
+    run(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=apko-rs consumer test",
+        ],
+        &scratch,
+    );
+    run(
+        "openssl",
+        &[
+            "x509", "-in", "cert.pem", "-outform", "der", "-out", "cert.der",
+        ],
+        &scratch,
+    );
+    run(
+        &python,
+        &[
+            "-c",
+            "import jks; jks.KeyStore.new('jks', []).save('empty.jks', 'changeit')",
+        ],
+        &scratch,
+    );
+    let pem = fs_err::read_to_string(scratch.join("cert.pem")).unwrap();
+    let der = fs_err::read(scratch.join("cert.der")).unwrap();
+    let extra = format!(
+        "certificates:\n  additional:\n    - name: corp\n      content: |\n{}\n",
+        pem.lines()
+            .map(|l| format!("        {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let rootfs = minirootfs_of_one_package(
+        &work,
+        "java-cacerts",
+        vec![(
+            "etc/ssl/certs/java/cacerts".into(),
+            0o644,
+            fs_err::read(scratch.join("empty.jks")).unwrap(),
+        )],
+        &extra,
+    );
+    let store = rootfs.join("etc/ssl/certs/java/cacerts");
+    let out = run(
+        &python,
+        &[
+            "-c",
+            "import jks, sys, hashlib; ks = jks.KeyStore.load(sys.argv[1], 'changeit'); \
+             [print(a, e.timestamp, hashlib.sha256(e.cert).hexdigest(), e.type) \
+             for a, e in sorted(ks.certs.items())]",
+            store.to_str().unwrap(),
+        ],
+        &work,
+    );
+    let fingerprint = sha256_hex(&der);
+    assert_eq!(
+        out,
+        format!("corp-{fingerprint} 1700000000000 {fingerprint} X.509\n"),
+        "pyjks listing"
+    );
+    // The sidecar describes the final store.
+    let sidecar =
+        fs_err::read_to_string(rootfs.join("etc/ssl/certs/java/.cacerts.sha256")).unwrap();
+    assert_eq!(
+        sidecar,
+        format!("{}  cacerts\n", sha256_hex(&fs_err::read(&store).unwrap()))
     );
 }

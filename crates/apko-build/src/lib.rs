@@ -31,6 +31,7 @@ mod build;
 mod error;
 mod image;
 mod install;
+mod jks;
 mod ldso;
 mod plan;
 mod post;

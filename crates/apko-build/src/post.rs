@@ -4,7 +4,7 @@
 
 use crate::error::BuildError;
 use apko_config::{ImageConfig, PathType};
-use apko_fs::{FsError, FsTree, Kind, Meta, Node};
+use apko_fs::{FsError, FsTree, Kind, Meta, Node, NodeId};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 
@@ -256,7 +256,8 @@ pub(crate) fn certificates(
     provider_files: &[(String, Vec<u8>)],
     bde: i64,
 ) -> Result<(), BuildError> {
-    let mut added: Vec<String> = Vec::new();
+    // (Java trust store alias, PEM block, DER) of every certificate to add.
+    let mut added: Vec<(String, String, Vec<u8>)> = Vec::new();
     if let Some(certs) = &c.certificates {
         for (i, cert) in certs.additional.iter().enumerate() {
             let blocks = pem_blocks(&cert.content);
@@ -278,10 +279,10 @@ pub(crate) fn certificates(
                     None,
                 )
             })?;
+            let fingerprint = hex::encode(Sha256::digest(&der));
             let path = format!(
-                "usr/local/share/ca-certificates/{}-{}.crt",
+                "usr/local/share/ca-certificates/{}-{fingerprint}.crt",
                 cert.name,
-                hex::encode(Sha256::digest(&der))
             );
             fs.mkdir_all("usr/local/share/ca-certificates", &Meta::root(0o755))
                 .map_err(BuildError::fs("creating /usr/local/share/ca-certificates"))?;
@@ -291,19 +292,25 @@ pub(crate) fn certificates(
                 &Meta::root(0o644).with_mtime(bde),
             )
             .map_err(BuildError::fs(format!("writing /{path}")))?;
-            added.push(block.clone());
+            added.push((format!("{}-{fingerprint}", cert.name), block.clone(), der));
         }
         let mut files: Vec<&(String, Vec<u8>)> = provider_files.iter().collect();
         files.sort_by(|a, b| a.0.cmp(&b.0));
         for (_, data) in files {
-            added.extend(pem_blocks(&String::from_utf8_lossy(data)));
+            for block in pem_blocks(&String::from_utf8_lossy(data)) {
+                // Unparsable certificates of packages are skipped, as apko does.
+                if let Some(der) = der_of(&block) {
+                    let alias = format!("pkg-{}", hex::encode(Sha256::digest(&der)));
+                    added.push((alias, block, der));
+                }
+            }
         }
     }
     for bundle in &BUNDLES[..3] {
         if !added.is_empty() && fs.get(bundle).is_some() {
             let mut text = read_text(fs, bundle).unwrap_or_default();
-            for b in &added {
-                text.push_str(b);
+            for (_, block, _) in &added {
+                text.push_str(block);
                 text.push('\n');
             }
             let id = fs
@@ -312,11 +319,10 @@ pub(crate) fn certificates(
             fs.node_mut(id).meta.mtime = bde;
         }
     }
-    if !added.is_empty() && fs.get(BUNDLES[3]).is_some() {
-        tracing::warn!(
-            "certificates are not added to the Java trust store /{} (not supported)",
-            BUNDLES[3]
-        );
+    if !added.is_empty()
+        && let Some(id) = fs.get(BUNDLES[3])
+    {
+        java_truststore(fs, id, &added, bde)?;
     }
     for bundle in BUNDLES {
         let Some(id) = fs.get(bundle) else { continue };
@@ -397,6 +403,35 @@ pub(crate) fn services(fs: &mut FsTree, c: &ImageConfig) -> Result<(), BuildErro
         )
         .map_err(BuildError::fs(format!("writing /{run}")))?;
     }
+    Ok(())
+}
+
+/// Adds the certificates to the Java trust store (JKS, password `changeit`), as apko does.
+fn java_truststore(
+    fs: &mut FsTree,
+    id: NodeId,
+    added: &[(String, String, Vec<u8>)],
+    bde: i64,
+) -> Result<(), BuildError> {
+    const PATH: &str = "etc/ssl/certs/java/cacerts";
+    const PASSWORD: &str = "changeit";
+    let data = fs
+        .read(id, PATH)
+        .map_err(BuildError::fs(format!("reading /{PATH}")))?;
+    let mut store = crate::jks::KeyStore::load(&data, PASSWORD).map_err(|e| {
+        BuildError::invalid(
+            format!("/{PATH}: {e}"),
+            Some("apko-rs adds `certificates` to JKS trust stores protected by the password `changeit`; remove `certificates` or use a package that ships such a store"),
+        )
+    })?;
+    let time_ms = u64::try_from(bde).unwrap_or(0).saturating_mul(1000);
+    for (alias, _, der) in added {
+        store.set_trusted_certificate(alias, der, time_ms);
+    }
+    let id = fs
+        .write_file(PATH, store.store(PASSWORD), &Meta::root(0o644))
+        .map_err(BuildError::fs(format!("writing /{PATH}")))?;
+    fs.node_mut(id).meta.mtime = bde;
     Ok(())
 }
 
