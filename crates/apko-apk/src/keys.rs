@@ -13,6 +13,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
+/// The most `.SIGN.*` entries read from one package or index (real ones carry one or two;
+/// more would only cost memory and verification time).
+pub const MAX_SIGNATURES: usize = 16;
+
 /// The digest a signature is made over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SignatureKind {

@@ -363,6 +363,11 @@ impl Builder {
                 repos.push(r.clone());
             }
         }
+        // Credentials used to build are not shipped in the image.
+        let repos: Vec<String> = repos
+            .iter()
+            .map(|r| apko_apk::source::strip_credentials(r).0)
+            .collect();
         let repo_text: String = repos.iter().map(|r| format!("{r}\n")).collect();
         post::write_owned(&mut fs, "etc/apk/repositories", &repo_text, 0o644)?;
         let world_text: String = world.iter().map(|w| format!("{w}\n")).collect();

@@ -242,6 +242,16 @@ pub(crate) fn locked_config(
 ) -> Vec<u8> {
     let mut locked = c.clone();
     locked.contents.packages = packages.to_vec();
+    // Credentials used to build are not shipped in the image.
+    let strip = |list: &mut Vec<String>| {
+        for u in list.iter_mut() {
+            *u = apko_apk::source::strip_credentials(u).0;
+        }
+    };
+    strip(&mut locked.contents.repositories);
+    strip(&mut locked.contents.build_repositories);
+    strip(&mut locked.contents.runtime_repositories);
+    strip(&mut locked.contents.keyring);
     locked.archs = vec![arch];
     if let Some(r) = run_as {
         locked.accounts.run_as = Some(r.clone());

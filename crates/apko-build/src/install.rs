@@ -347,12 +347,15 @@ pub(crate) fn write_db(fs: &mut FsTree, installed: &[InstalledPkg<'_>]) -> Resul
                         .is_some_and(|id| fs.node(id).owner == Some(Owner(i as u32)))
             })
             .collect();
+        // A path the package lists twice is one file for apk: one record.
+        let mut seen = std::collections::HashSet::new();
         let entries = exp
             .entries
             .iter()
             .zip(&p.owners)
             .zip(&owned)
             .filter(|(_, keep)| **keep)
+            .filter(move |((e, _), _)| seen.insert(e.path.as_str()))
             .map(|((e, o), _)| (e, *o));
         let mut record = InstalledPackage::new(info).with_entries(entries);
         record.repository_tag.clone_from(&p.expanded.chosen.tag);

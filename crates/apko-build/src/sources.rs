@@ -151,42 +151,59 @@ pub(crate) fn resolve(
                 url: locate(req, &repo.url),
             };
             let url = located.index_url(arch.apk_name());
-            let file = match fetcher.fetch_index(&url) {
-                Ok(f) => f,
-                Err(FetchError::NotFound { .. }) if !repo.is_remote() => {
-                    let msg = format!(
-                        "repository `{}` has no index for {}; skipping it",
-                        repo.url,
-                        arch.apk_name()
-                    );
-                    reporter.warn(&msg);
-                    tracing::warn!("{msg}");
-                    return Ok(None);
-                }
-                Err(source) => {
-                    return Err(BuildError::FetchIndex {
-                        repo: repo.redacted(),
-                        arch: arch.apk_name().to_owned(),
-                        source,
-                    });
+            // A cached index that does not parse or verify (a corrupted file kept alive by its
+            // ETag) is dropped and fetched again once.
+            let mut attempt = 0;
+            let index = loop {
+                attempt += 1;
+                let file = match fetcher.fetch_index(&url) {
+                    Ok(f) => f,
+                    Err(FetchError::NotFound { .. }) if !repo.is_remote() => {
+                        let msg = format!(
+                            "repository `{}` has no index for {}; skipping it",
+                            repo.url,
+                            arch.apk_name()
+                        );
+                        reporter.warn(&msg);
+                        tracing::warn!("{msg}");
+                        return Ok(None);
+                    }
+                    Err(source) => {
+                        return Err(BuildError::FetchIndex {
+                            repo: repo.redacted(),
+                            arch: arch.apk_name().to_owned(),
+                            source,
+                        });
+                    }
+                };
+                let f = fs_err::File::open(file.path()).map_err(|source| BuildError::Io {
+                    path: file.path().display().to_string(),
+                    source,
+                })?;
+                match read_index(
+                    std::io::BufReader::new(f),
+                    &apko_apk::source::redact(&url),
+                    keyring,
+                    trust,
+                    &req.limits,
+                ) {
+                    Ok((index, _)) => break index,
+                    Err(e) if attempt == 1 && repo.is_remote() && fetcher.cache().is_some() => {
+                        tracing::warn!(
+                            "{}: cached index failed ({e}); fetching it again",
+                            apko_apk::source::redact(&url)
+                        );
+                        fetcher.invalidate(&url);
+                    }
+                    Err(source) => {
+                        return Err(BuildError::Index {
+                            repo: repo.redacted(),
+                            arch: arch.apk_name().to_owned(),
+                            source,
+                        });
+                    }
                 }
             };
-            let f = fs_err::File::open(file.path()).map_err(|source| BuildError::Io {
-                path: file.path().display().to_string(),
-                source,
-            })?;
-            let (index, _) = read_index(
-                std::io::BufReader::new(f),
-                &apko_apk::source::redact(&url),
-                keyring,
-                trust,
-                &req.limits,
-            )
-            .map_err(|source| BuildError::Index {
-                repo: repo.redacted(),
-                arch: arch.apk_name().to_owned(),
-                source,
-            })?;
             reporter.step(arch.apk_name(), Phase::Resolve, &repo.url);
             Ok(Some(index.packages))
         },
@@ -226,6 +243,21 @@ pub(crate) fn resolve(
     for ((arch, res), repos) in plan.archs.iter().zip(&resolutions).zip(&per_arch) {
         for p in &res.packages {
             let name = p.info.name.as_str();
+            // The chain of trust runs from the signed index through `C:` (the SHA-1 of the
+            // package's control segment): without it a package would go unverified.
+            if !req.ignore_signatures && p.info.checksum.and_then(|c| c.sha1().copied()).is_none() {
+                return Err(BuildError::invalid(
+                    format!(
+                        "repository {} ({}): package `{}` has no SHA-1 identity (`C:Q1…`) in the signed index, so it cannot be verified",
+                        repos[p.repository].0.redacted(),
+                        arch.apk_name(),
+                        p.info.name_version()
+                    ),
+                    Some(
+                        "regenerate the index with `apk index` or melange; with --ignore-signatures such packages are installed unverified",
+                    ),
+                ));
+            }
             if name.contains('/') || name.starts_with('.') {
                 return Err(BuildError::invalid(
                     format!(
@@ -322,10 +354,40 @@ pub(crate) fn fetch_and_expand(
                 path: data_path.display().to_string(),
                 source,
             })?;
+            // The signed index gives the file size: anything else is not the package it
+            // describes, so do not even start decompressing it.
+            let file_len = f.metadata().map_or(0, |m| m.len());
+            if expected.is_some() && chosen.info.size > 0 && file_len != chosen.info.size {
+                if attempt == 0 && chosen.repo.is_remote() && fetcher.cache().is_some() {
+                    tracing::warn!("{pkg}: cached copy has the wrong size; fetching it again");
+                    fetcher.invalidate(&chosen.url);
+                    continue;
+                }
+                return Err(BuildError::invalid(
+                    format!(
+                        "package `{pkg}` for {name}: the file is {file_len} bytes, the signed index says {}",
+                        chosen.info.size
+                    ),
+                    Some("the repository serves a different file than its index describes; if it is cached, remove the cache directory"),
+                ));
+            }
+            // Bound the decompressed data by the installed size the signed index declares
+            // (tar headers and padding included): a swapped data segment is caught by its
+            // hash only at the end, so it must not be allowed to grow to the global limit.
+            let mut limits = req.limits;
+            if expected.is_some() && chosen.info.installed_size > 0 {
+                limits.max_data_size = limits.max_data_size.min(
+                    chosen
+                        .info
+                        .installed_size
+                        .saturating_mul(2)
+                        .saturating_add(256 << 20),
+                );
+            }
             match expand(
                 std::io::BufReader::with_capacity(256 * 1024, f),
                 &pkg,
-                &req.limits,
+                &limits,
                 expected.as_ref(),
                 std::io::BufWriter::with_capacity(1 << 20, out),
             ) {

@@ -113,6 +113,12 @@ pub fn read_index<R: Read>(
     while let Some(h) = tar.next_header().map_err(fmt)? {
         let seg = tar.get_mut().observer_mut();
         if !seg.non_sign_seen && h.path.starts_with(".SIGN.") {
+            if signatures.len() >= crate::keys::MAX_SIGNATURES {
+                return Err(fmt(TarError::TooLarge {
+                    offset: 0,
+                    size: crate::keys::MAX_SIGNATURES as u64,
+                }));
+            }
             if let Some((kind, key)) = SignatureEntry::parse_name(&h.path) {
                 let mut sig = Vec::new();
                 (&mut tar)

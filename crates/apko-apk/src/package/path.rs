@@ -1,7 +1,8 @@
 //! Path rules for entries installed into a root.
 
 /// Normalises a tar entry path for installation: strips `./` and trailing `/`, drops `.`
-/// and empty components; refuses absolute paths, `..` and NUL. Returns `Ok(None)` for the root
+/// and empty components; refuses absolute paths, `..`, NUL and other control characters.
+/// Returns `Ok(None)` for the root
 /// itself (`./`).
 pub fn normalize_entry_path(path: &str) -> Result<Option<String>, &'static str> {
     if path.starts_with('/') {
@@ -9,6 +10,10 @@ pub fn normalize_entry_path(path: &str) -> Result<Option<String>, &'static str> 
     }
     if path.contains('\0') {
         return Err("NUL in path");
+    }
+    // A newline would start a new record in the installed database (`F:`/`R:` lines).
+    if path.chars().any(char::is_control) {
+        return Err("control character in path");
     }
     let mut parts = Vec::new();
     for c in path.split('/') {
@@ -36,6 +41,9 @@ pub fn normalize_entry_path(path: &str) -> Result<Option<String>, &'static str> 
 pub fn resolve_symlink_target(link_path: &str, target: &str) -> Result<String, &'static str> {
     if target.is_empty() {
         return Err("empty symlink target");
+    }
+    if target.chars().any(char::is_control) {
+        return Err("control character in symlink target");
     }
     let mut parts: Vec<&str> = Vec::new();
     if !target.starts_with('/') {
@@ -73,6 +81,8 @@ mod tests {
         assert_eq!(normalize_entry_path("./").unwrap(), None);
         assert!(normalize_entry_path("/etc/passwd").is_err());
         assert!(normalize_entry_path("usr/../../etc").is_err());
+        assert!(normalize_entry_path("usr/share/x\n\nP:openssl").is_err());
+        assert!(normalize_entry_path("usr/\tx").is_err());
     }
 
     #[test]
@@ -84,5 +94,6 @@ mod tests {
         assert_eq!(resolve_symlink_target("a/b/c", "../../d").unwrap(), "d");
         assert!(resolve_symlink_target("a", "..").is_err());
         assert!(resolve_symlink_target("a", "").is_err());
+        assert!(resolve_symlink_target("a", "b\nP:x").is_err());
     }
 }

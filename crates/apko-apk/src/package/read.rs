@@ -193,6 +193,15 @@ impl<R: Read, W: Write> PackageReader<R, W> {
             let Some(header) = header else { break };
             let observer = tar.get_mut().inner.observer_mut();
             if !observer.non_sign_seen && header.path.starts_with(".SIGN.") {
+                if signatures.len() >= crate::keys::MAX_SIGNATURES {
+                    return Err(PackageError::structure(
+                        name,
+                        format!(
+                            "more than {} signature entries",
+                            crate::keys::MAX_SIGNATURES
+                        ),
+                    ));
+                }
                 if header.size > MAX_SIGNATURE {
                     return Err(PackageError::structure(
                         name,

@@ -352,6 +352,19 @@ pub(crate) fn signature_segment(
 
 /// Sorts entries by path and moves every hard link after its target.
 fn order_files(files: &[PackageFile]) -> Result<Vec<&PackageFile>, String> {
+    for f in files {
+        // The writer refuses what the reader would refuse: a packager finds out at once.
+        match super::path::normalize_entry_path(&f.path) {
+            Ok(Some(n)) if n == f.path => {}
+            Ok(_) => {
+                return Err(format!(
+                    "path `{}` is not normalised",
+                    f.path.escape_debug()
+                ));
+            }
+            Err(why) => return Err(format!("path `{}`: {why}", f.path.escape_debug())),
+        }
+    }
     let mut sorted: Vec<&PackageFile> = files.iter().collect();
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
     let mut seen = HashSet::new();

@@ -123,7 +123,7 @@ pub struct Request<'a> {
     pub name_flags: Vec<(PackageName, SolverFlags, SolverFlags)>,
     /// Packages to treat as unavailable (for example: not present on every architecture).
     #[allow(clippy::type_complexity)]
-    pub exclude: Option<Box<dyn Fn(&PackageInfo) -> bool + 'a>>,
+    pub exclude: Option<Box<dyn Fn(&PackageInfo) -> bool + Send + Sync + 'a>>,
     /// On errors, drop the world entries that cannot be satisfied and solve again (apk's
     /// `--force-broken-world`).
     pub force_broken_world: bool,
@@ -209,8 +209,29 @@ fn sort_world(world: &mut [Dep], db: &Db<'_>) {
     });
 }
 
-/// Runs the solver.
+/// Stack for the solver's recursive walks (dependency discovery and the changeset follow
+/// dependency chains, as apk-tools' do): deep chains in a hostile or odd index must not
+/// overflow the caller's stack.
+const SOLVER_STACK: usize = 256 << 20;
+
+/// Runs the solver (on a thread of its own with a large stack).
 pub fn solve<'a>(req: &Request<'a>) -> Result<Outcome<'a>, RequestError> {
+    std::thread::scope(|s| {
+        match std::thread::Builder::new()
+            .name("apk-solver".into())
+            .stack_size(SOLVER_STACK)
+            .spawn_scoped(s, || solve_here(req))
+        {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had: solve on this one.
+            Err(_) => solve_here(req),
+        }
+    })
+}
+
+fn solve_here<'a>(req: &Request<'a>) -> Result<Outcome<'a>, RequestError> {
     let mut db = Db::build(req).map_err(RequestError::Limits)?;
     for d in &req.world {
         if let Some(tag) = &d.tag {

@@ -336,3 +336,19 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn deep_dependency_chains_do_not_overflow_the_stack() {
+    // 30 000 packages in one chain: the recursive walks run on the solver's own large stack.
+    const N: usize = 10_000;
+    let mut idx = Index::default();
+    for i in 0..N {
+        idx = idx.pkg(&format!("a{i}"), "1-r0");
+        if i + 1 < N {
+            idx = idx.depends(&format!("a{}", i + 1));
+        }
+    }
+    let got = resolve_one(&idx, "a0").unwrap();
+    assert_eq!(got.len(), N);
+    assert_eq!(got[0], format!("a{}-1-r0", N - 1), "dependencies first");
+}

@@ -95,8 +95,10 @@ impl Cache {
             w.flush().map_err(cache_err)?;
         }
         tmp.as_file().sync_data().map_err(cache_err)?;
-        tmp.persist(&path).map_err(|e| cache_err(e.error))?;
+        // The old entity tag goes first: it must never describe the new content.
         let etag_path = self.etag_path(url);
+        let _ = fs_err::remove_file(&etag_path);
+        tmp.persist(&path).map_err(|e| cache_err(e.error))?;
         match etag {
             Some(tag) => {
                 let mut t = tempfile::NamedTempFile::new_in(dir).map_err(cache_err)?;

@@ -94,7 +94,10 @@ impl Transport for HttpTransport {
             .get("etag")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let mut body = resp.into_body().into_reader().take(self.max_size + 1);
+        let mut body = resp
+            .into_body()
+            .into_reader()
+            .take(self.max_size.saturating_add(1));
         let n = io::copy(&mut body, out).map_err(|source| FetchError::Io {
             url: url.to_owned(),
             source,

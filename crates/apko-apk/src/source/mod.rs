@@ -127,7 +127,8 @@ pub fn is_remote(url: &str) -> bool {
     url.starts_with("http://") || url.starts_with("https://")
 }
 
-/// Replaces the password of `scheme://user:password@host/...` with `xxxxx`.
+/// Replaces the password of `scheme://user:password@host/...` with `xxxxx`; a user name
+/// without a password (`https://TOKEN@host/`, a common way to pass a token) is replaced too.
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
@@ -135,11 +136,24 @@ pub fn redact(url: &str) -> String {
     let authority_end = rest.find('/').unwrap_or(rest.len());
     let authority = &rest[..authority_end];
     match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-            format!("{scheme}://{user}:xxxxx@{host}{}", &rest[authority_end..])
-        }
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:xxxxx@{host}{}", &rest[authority_end..]),
+            None => format!("{scheme}://xxxxx@{host}{}", &rest[authority_end..]),
+        },
         None => url.to_owned(),
+    }
+}
+
+/// `url` without its user information (`scheme://user:password@host/…` → `scheme://host/…`),
+/// and whether there was any.
+pub fn strip_credentials(url: &str) -> (String, bool) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_owned(), false);
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((_, host)) => (format!("{scheme}://{host}{}", &rest[authority_end..]), true),
+        None => (url.to_owned(), false),
     }
 }
 
@@ -177,5 +191,17 @@ mod tests {
         );
         assert_eq!(redact("https://host/repo"), "https://host/repo");
         assert_eq!(redact("/local/path"), "/local/path");
+        assert_eq!(
+            redact("https://ghp_TOKEN@host/repo"),
+            "https://xxxxx@host/repo"
+        );
+        assert_eq!(
+            strip_credentials("https://u:secret@host/repo"),
+            ("https://host/repo".to_owned(), true)
+        );
+        assert_eq!(
+            strip_credentials("@tag https://host/repo"),
+            ("@tag https://host/repo".to_owned(), false)
+        );
     }
 }

@@ -221,13 +221,23 @@ impl<R: Read> TarReader<R> {
         if self.done {
             return Ok(None);
         }
-        self.skip(self.remaining + self.padding)?;
+        let leftover = self
+            .remaining
+            .checked_add(self.padding)
+            .ok_or(TarError::TooLarge {
+                offset: self.pos,
+                size: self.remaining,
+            })?;
+        self.skip(leftover)?;
         self.remaining = 0;
         self.padding = 0;
 
         let mut long_name: Option<Vec<u8>> = None;
         let mut long_link: Option<Vec<u8>> = None;
         let mut pax: Vec<(String, Vec<u8>)> = Vec::new();
+        // Metadata headers (pax, long names) before one entry: bounded in total, not only
+        // one by one, so that a chain of them cannot pile up memory.
+        let mut meta_total: u64 = 0;
         loop {
             let offset = self.pos;
             let Some(block) = self.read_block()? else {
@@ -241,6 +251,15 @@ impl<R: Read> TarReader<R> {
             verify_checksum(&block, offset)?;
             let size = number(&block[124..136], offset, "size")?;
             let flag = block[156];
+            if matches!(flag, b'x' | b'g' | b'L' | b'K') {
+                meta_total = meta_total.saturating_add(size);
+                if meta_total > MAX_META {
+                    return Err(TarError::TooLarge {
+                        offset,
+                        size: meta_total,
+                    });
+                }
+            }
             match flag {
                 b'x' => {
                     let data = self.read_meta(size, offset)?;

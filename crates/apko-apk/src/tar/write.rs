@@ -337,7 +337,7 @@ fn octal(field: &mut [u8], v: u64) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{EntryKind, TarReader};
+    use super::super::{EntryKind, TarError, TarReader};
     use super::*;
     use std::io::Read;
 
@@ -387,6 +387,75 @@ mod tests {
             (EntryKind::CharDevice, 1, 3)
         );
         assert!(r.next_header().unwrap().is_none());
+    }
+
+    /// A raw pax header block `x` with `records`, then its data padded to a block.
+    fn pax_block(records: &[u8]) -> Vec<u8> {
+        let mut out = header_block(
+            "PaxHeaders/x",
+            "",
+            b'x',
+            0o644,
+            0,
+            0,
+            "",
+            "",
+            0,
+            records.len() as u64,
+            "",
+            (0, 0),
+        )
+        .to_vec();
+        out.extend_from_slice(records);
+        out.resize(out.len().next_multiple_of(BLOCK), 0);
+        out
+    }
+
+    #[test]
+    fn hostile_sizes_and_metadata_are_errors_not_panics() {
+        // A skipped entry (a directory) whose pax size is u64::MAX.
+        let mut bytes = pax_block(&pax_record("size", b"18446744073709551615"));
+        bytes.extend_from_slice(&header_block(
+            "d",
+            "",
+            b'5',
+            0o755,
+            0,
+            0,
+            "",
+            "",
+            0,
+            0,
+            "",
+            (0, 0),
+        ));
+        bytes.extend_from_slice(&[0u8; 1024]);
+        let mut r = TarReader::new(bytes.as_slice());
+        let first = r.next_header().unwrap().unwrap();
+        assert_eq!(first.size, u64::MAX);
+        assert!(r.next_header().is_err(), "skipping it must fail cleanly");
+
+        // Pax headers piling up before one entry are bounded in total.
+        let big = pax_record("comment", &vec![b'x'; 600 * 1024]);
+        let mut bytes = pax_block(&big);
+        bytes.extend(pax_block(&big));
+        bytes.extend_from_slice(&header_block(
+            "f",
+            "",
+            b'0',
+            0o644,
+            0,
+            0,
+            "",
+            "",
+            0,
+            0,
+            "",
+            (0, 0),
+        ));
+        bytes.extend_from_slice(&[0u8; 1024]);
+        let err = TarReader::new(bytes.as_slice()).next_header().unwrap_err();
+        assert!(matches!(err, TarError::TooLarge { .. }), "{err}");
     }
 
     #[test]

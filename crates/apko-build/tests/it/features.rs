@@ -332,3 +332,26 @@ fn multi_arch_versions_agree() {
         assert_eq!(img.packages[0].version.as_str(), "1.0-r0", "{:?}", img.arch);
     }
 }
+
+#[test]
+fn repository_credentials_stay_out_of_the_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = write_repo(&dir.path().join("repo"), &["x86_64"], &[base()]);
+    let cfg = "contents:\n  repositories: [@REPO@]\n  runtime_repositories: ['https://user:s3cret@apk.example.test/os', '@corp https://TOKEN123@apk.example.test/corp']\n  keyring: [@KEY@]\n  packages: [baselayout]\narchs: [x86_64]\n";
+    let out = build(request(dir.path(), cfg, &repo)).unwrap();
+    let e = layer_entries(&out, 0);
+    let repos = text(&e, "etc/apk/repositories");
+    assert!(
+        repos.contains("https://apk.example.test/os\n")
+            && repos.contains("@corp https://apk.example.test/corp\n"),
+        "{repos}"
+    );
+    for f in &e {
+        let body = String::from_utf8_lossy(&f.data);
+        assert!(
+            !body.contains("s3cret") && !body.contains("TOKEN123"),
+            "{} holds a credential",
+            f.path
+        );
+    }
+}

@@ -255,3 +255,62 @@ fn hard_links_to_directories_are_refused() {
     assert_eq!(find(&entries, "a/x").kind, tar::EntryType::Symlink);
     assert_eq!(find(&entries, "a/loop").data, b"x");
 }
+
+#[test]
+fn a_package_file_that_is_not_the_indexed_size_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = write_repo(
+        &dir.path().join("repo"),
+        &["x86_64"],
+        &[pkg("base", "1.0-r0").file("etc/x", 0o644, "x\n")],
+    );
+    // Something appended after the signed package (a swapped or padded file).
+    let apk = repo.join("x86_64/base-1.0-r0.apk");
+    let mut bytes = fs_err::read(&apk).unwrap();
+    bytes.extend_from_slice(&[0u8; 4096]);
+    fs_err::write(&apk, bytes).unwrap();
+    let cfg = "contents:\n  repositories: [@REPO@]\n  keyring: [@KEY@]\n  packages: [base]\narchs: [x86_64]\n";
+    let err = build(request(dir.path(), cfg, &repo)).expect_err("size mismatch");
+    let text = chain(&err);
+    assert!(
+        text.contains("base-1.0-r0") && text.contains("the signed index says"),
+        "{text}"
+    );
+}
+
+#[test]
+fn signed_index_records_without_identity_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = write_repo(
+        &dir.path().join("repo"),
+        &["x86_64"],
+        &[pkg("base", "1.0-r0").file("etc/x", 0o644, "x\n")],
+    );
+    // Re-sign an index whose record lost its `C:`.
+    let adir = repo.join("x86_64");
+    let bytes = {
+        let mut info = PackageInfo::new("base".parse().unwrap(), "1.0-r0".parse().unwrap());
+        info.arch = Some("x86_64".into());
+        info.installed_size = 1;
+        let mut out = Vec::new();
+        write_index(
+            &ApkIndex {
+                description: None,
+                packages: vec![info],
+            },
+            &[(key(), SignatureKind::Rsa256)],
+            &mut out,
+        )
+        .unwrap();
+        out
+    };
+    fs_err::write(adir.join("APKINDEX.tar.gz"), bytes).unwrap();
+    let cfg = "contents:\n  repositories: [@REPO@]\n  keyring: [@KEY@]\n  packages: [base]\narchs: [x86_64]\n";
+    let err = build(request(dir.path(), cfg, &repo)).expect_err("no identity");
+    let text = chain(&err);
+    assert!(text.contains("has no SHA-1 identity"), "{text}");
+    // With --ignore-signatures it is installed (unverified, as the user asked).
+    let mut req = request(dir.path(), cfg, &repo);
+    req.ignore_signatures = true;
+    build(req).unwrap();
+}

@@ -284,6 +284,11 @@ fn hostile_paths_are_refused() {
         (T::hardlink("etc/hl", "../../etc/shadow", 0o644), "`..`"),
         (T::hardlink("etc/hl2", "/etc/shadow", 0o644), "absolute"),
         (T::hardlink("etc/hl3", "etc/missing", 0o644), "earlier file"),
+        (
+            T::file("usr/share/x\n\nC:Q1AAAA=\nP:openssl", 0o644, 0),
+            "control character",
+        ),
+        (T::symlink("etc/l", "x\nP:openssl"), "control character"),
     ] {
         let err = hostile(entry);
         let text = err.to_string();
@@ -329,4 +334,23 @@ fn decompression_bomb_is_refused() {
         e = x.source();
     }
     assert!(chain.contains("limit"), "{chain}");
+}
+
+#[test]
+fn signature_entries_are_bounded() {
+    let mut b =
+        PackageBuilder::new(info("many", "1.0-r0")).with_file(PackageFile::dir("usr", 0o755));
+    for _ in 0..=crate::keys::MAX_SIGNATURES {
+        b = b.with_signature(test_key(), SignatureKind::Rsa256);
+    }
+    let (_, bytes) = b.build().unwrap();
+    let err = expand(
+        bytes.as_slice(),
+        "many.apk",
+        &Limits::default(),
+        None,
+        io::sink(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("signature entries"), "{err}");
 }
