@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the real consumers the test suite checks our output with (Debian/Ubuntu):
-# skopeo, umoci, runc, oci-image-tool, the OCI image-spec JSON schemas, and a Python venv with
+# skopeo, umoci, runc, oci-image-tool, the CNCF registry (docker-registry), the OCI image-spec
+# JSON schemas, and a Python venv with
 # pyspdxtools (spdx-tools), ntia-checker, jsonschema and pyjks; openssl and bzip2. Idempotent; prints where the venv is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for cmd in skopeo umoci runc oci-image-tool; do
+for cmd in skopeo umoci runc oci-image-tool docker-registry; do
   command -v "$cmd" >/dev/null || need+=("$cmd")
 done
 [ -d /usr/share/gocode/src/github.com/opencontainers/image-spec/schema ] || need+=(golang-github-opencontainers-image-spec-dev)

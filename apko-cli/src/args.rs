@@ -28,29 +28,31 @@ pub(crate) enum Command {
         /// Output: an existing directory (OCI layout) or a file (docker tarball).
         output: PathBuf,
         #[command(flatten)]
+        image: ImageOpts,
+        #[command(flatten)]
         common: Common,
-        /// Write SBOMs (`--sbom=false` to skip).
-        #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
-        sbom: bool,
-        /// Where to write SBOMs (default: the layout directory, or the tarball's directory).
+    },
+    /// Build and push to a registry: every image by digest, then the index to every TAG.
+    /// Prints the index reference (`registry/repo@sha256:…`).
+    Publish {
+        /// The configuration file (apko.yaml).
+        config: PathBuf,
+        /// Image references to push the index to (`registry/repo:tag`).
+        #[arg(required = true)]
+        tags: Vec<String>,
+        /// Also write the image references (one per architecture, then the index) here.
         #[arg(long)]
-        sbom_path: Option<PathBuf>,
-        /// SBOM formats (only `spdx`).
-        #[arg(long, value_delimiter = ',', default_value = "spdx")]
-        sbom_formats: Vec<String>,
-        /// Annotations `key:value` for the index, manifests and config labels.
-        #[arg(long = "annotations", value_name = "KEY:VALUE")]
-        annotations: Vec<String>,
-        /// Layer format: `tar` (`erofs` is not supported).
-        #[arg(long, default_value = "tar")]
-        format: String,
-        /// Build from a lockfile (not supported yet: refused with an error).
+        image_refs: Option<PathBuf>,
+        /// Load into a local docker daemon instead (not supported: refused).
         #[arg(long)]
-        lockfile: Option<PathBuf>,
-        /// Read version-control information (accepted for compatibility; apko-rs takes
-        /// `vcs-url` from the configuration only).
-        #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
-        vcs: bool,
+        local: bool,
+        /// Speak plain http to this registry (registries on localhost always do).
+        #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+        insecure_registry: Vec<String>,
+        #[command(flatten)]
+        image: ImageOpts,
+        #[command(flatten)]
+        common: Common,
     },
     /// Build one architecture's filesystem as a tar (gzip'd when OUTPUT ends in `.gz`).
     BuildMinirootfs {
@@ -88,6 +90,34 @@ pub(crate) enum Command {
     },
     /// Print the version.
     Version,
+}
+
+/// Options of commands that produce images (`build`, `publish`).
+#[derive(Debug, Args)]
+pub(crate) struct ImageOpts {
+    /// Write SBOMs (`--sbom=false` to skip).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub(crate) sbom: bool,
+    /// Where to write SBOMs (build: default the layout directory, or the tarball's directory;
+    /// publish: written only when given).
+    #[arg(long)]
+    pub(crate) sbom_path: Option<PathBuf>,
+    /// SBOM formats (only `spdx`).
+    #[arg(long, value_delimiter = ',', default_value = "spdx")]
+    pub(crate) sbom_formats: Vec<String>,
+    /// Annotations `key:value` for the index, manifests and config labels.
+    #[arg(long = "annotations", value_name = "KEY:VALUE")]
+    pub(crate) annotations: Vec<String>,
+    /// Layer format: `tar` (`erofs` is not supported).
+    #[arg(long, default_value = "tar")]
+    pub(crate) format: String,
+    /// Build from a lockfile (not supported yet: refused with an error).
+    #[arg(long)]
+    pub(crate) lockfile: Option<PathBuf>,
+    /// Read version-control information (accepted for compatibility; apko-rs takes
+    /// `vcs-url` from the configuration only).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub(crate) vcs: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,6 @@
 //! Each command maps its arguments to one `apko_build` call.
 
-use crate::args::{Cli, Command, Common};
+use crate::args::{Cli, Command, Common, ImageOpts};
 use crate::progress::Bars;
 use crate::render::CliError;
 use apko_build::deps::apko_config::{self, Arch, LoadedConfig};
@@ -24,46 +24,35 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
             config,
             tag,
             output,
+            image,
             common,
-            sbom,
-            sbom_path,
-            sbom_formats,
-            annotations,
-            format,
-            lockfile,
-            vcs: _,
         } => {
-            if let Some(lock) = lockfile {
+            let req = image_request(&config, &tag, &image, &common)?;
+            build(req, &output, image.sbom_path.as_deref())
+        }
+        Command::Publish {
+            config,
+            tags,
+            image_refs,
+            local,
+            insecure_registry,
+            image,
+            common,
+        } => {
+            if local {
                 return Err(CliError::usage(
-                    format!(
-                        "--lockfile {}: building from a lockfile is not supported by apko-rs yet",
-                        lock.display()
-                    ),
-                    Some("pin versions in `contents.packages` (`name=1.2.3-r0`) instead"),
+                    "--local: loading into a docker daemon is not supported by apko-rs",
+                    Some("build a tarball with `apko build` and `docker load < it`"),
                 ));
             }
-            match format.as_str() {
-                "tar" => {}
-                "erofs" => {
-                    return Err(CliError::usage(
-                        "--format erofs: the erofs layer format is not supported by apko-rs yet",
-                        Some("use the default `--format tar`"),
-                    ));
-                }
-                other => {
-                    return Err(CliError::usage(
-                        format!("--format `{other}`: expected `tar` or `erofs`"),
-                        None,
-                    ));
-                }
-            }
-            if let Some(f) = sbom_formats.iter().find(|f| f.as_str() != "spdx") {
-                tracing::warn!("SBOM format `{f}` is not supported; writing SPDX only");
-            }
-            let mut req = request(&config, &tag, &common)?;
-            req.sbom = sbom;
-            req.annotations = parse_annotations(&annotations)?;
-            build(req, &output, sbom_path.as_deref())
+            let req = image_request(&config, &tags[0], &image, &common)?;
+            publish(
+                req,
+                &tags,
+                image.sbom_path.as_deref(),
+                image_refs.as_deref(),
+                &insecure_registry,
+            )
         }
         Command::BuildMinirootfs {
             config,
@@ -131,6 +120,110 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
             println!("apko-rs {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
+    }
+}
+
+/// The build request of `build` and `publish`: the common flags plus the image options.
+fn image_request(
+    config: &Path,
+    tag: &str,
+    image: &ImageOpts,
+    common: &Common,
+) -> Result<BuildRequest, CliError> {
+    if let Some(lock) = &image.lockfile {
+        return Err(CliError::usage(
+            format!(
+                "--lockfile {}: building from a lockfile is not supported by apko-rs yet",
+                lock.display()
+            ),
+            Some("pin versions in `contents.packages` (`name=1.2.3-r0`) instead"),
+        ));
+    }
+    match image.format.as_str() {
+        "tar" => {}
+        "erofs" => {
+            return Err(CliError::usage(
+                "--format erofs: the erofs layer format is not supported by apko-rs yet",
+                Some("use the default `--format tar`"),
+            ));
+        }
+        other => {
+            return Err(CliError::usage(
+                format!("--format `{other}`: expected `tar` or `erofs`"),
+                None,
+            ));
+        }
+    }
+    if let Some(f) = image.sbom_formats.iter().find(|f| f.as_str() != "spdx") {
+        tracing::warn!("SBOM format `{f}` is not supported; writing SPDX only");
+    }
+    let mut req = request(config, tag, common)?;
+    req.sbom = image.sbom;
+    req.annotations = parse_annotations(&image.annotations)?;
+    Ok(req)
+}
+
+fn publish(
+    req: BuildRequest,
+    tags: &[String],
+    sbom_path: Option<&Path>,
+    image_refs: Option<&Path>,
+    insecure: &[String],
+) -> Result<(), CliError> {
+    let jobs = req.jobs;
+    let sbom = req.sbom;
+    let user_agent = req.user_agent.clone();
+    let out = Builder::new(req).with_reporter(reporter()).build()?;
+    log_timings(&out);
+    let client = apko_build::deps::apko_oci::registry::RegistryClient::new(&user_agent)
+        .with_credentials(crate::creds::DockerConfig::load())
+        .with_insecure(insecure);
+    let published = out.publish(&client, tags, jobs)?;
+    if sbom && let Some(dir) = sbom_path {
+        out.write_sboms(dir)?;
+    }
+    if let Some(path) = image_refs {
+        let mut text = String::new();
+        for r in published.images.iter().chain([&published.index]) {
+            text.push_str(r);
+            text.push('\n');
+        }
+        write_atomically(path, text.as_bytes())?;
+    }
+    println!("{}", published.index);
+    Ok(())
+}
+
+/// Writes a small file through a temporary file in its directory.
+fn write_atomically(path: &Path, data: &[u8]) -> Result<(), CliError> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let io = |e: std::io::Error| {
+        CliError::usage(format!("cannot write `{}`: {e}", path.display()), None)
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    std::io::Write::write_all(&mut tmp, data).map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    apko_build::deps::apko_oci::set_readable(path).map_err(|e| CliError::Build(e.into()))?;
+    Ok(())
+}
+
+fn log_timings(out: &apko_build::BuildOutput) {
+    for t in &out.timings {
+        let sep = if t.arch.is_empty() { "" } else { " " };
+        let note = if t.phase == apko_build::Phase::Fetch {
+            " (summed over parallel downloads)"
+        } else {
+            ""
+        };
+        tracing::info!(
+            "{}{sep}{}: {:.1} ms{note}",
+            t.arch,
+            t.phase.name(),
+            t.duration.as_secs_f64() * 1e3
+        );
     }
 }
 
@@ -230,20 +323,7 @@ fn absolute(base: &Path, p: &Path) -> PathBuf {
 fn build(req: BuildRequest, output: &Path, sbom_path: Option<&Path>) -> Result<(), CliError> {
     let sbom = req.sbom;
     let out = Builder::new(req).with_reporter(reporter()).build()?;
-    for t in &out.timings {
-        let sep = if t.arch.is_empty() { "" } else { " " };
-        let note = if t.phase == apko_build::Phase::Fetch {
-            " (summed over parallel downloads)"
-        } else {
-            ""
-        };
-        tracing::info!(
-            "{}{sep}{}: {:.1} ms{note}",
-            t.arch,
-            t.phase.name(),
-            t.duration.as_secs_f64() * 1e3
-        );
-    }
+    log_timings(&out);
     let layout = output.is_dir();
     // SBOMs first: if the image cannot be written afterwards, they are removed again, so a
     // failure leaves neither.

@@ -8,6 +8,7 @@
 
 mod args;
 mod commands;
+mod creds;
 mod progress;
 mod render;
 

@@ -743,3 +743,144 @@ fn java_trust_store_reads_with_pyjks() {
         format!("{}  cacerts\n", sha256_hex(&fs_err::read(&store).unwrap()))
     );
 }
+
+/// A CNCF distribution registry (Debian's `docker-registry`) on a free 127.0.0.1 port, stopped
+/// when dropped.
+struct LocalRegistry {
+    child: std::process::Child,
+    host: String,
+    _dir: tempfile::TempDir,
+}
+
+impl LocalRegistry {
+    fn start() -> LocalRegistry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let host = format!("127.0.0.1:{port}");
+        let config = dir.path().join("config.yml");
+        fs_err::write(
+            &config,
+            format!(
+                "version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\nhttp:\n  addr: {host}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot run docker-registry: {e}; install the test tools with scripts/install-test-tools.sh")
+            });
+        let reg = LocalRegistry {
+            child,
+            host,
+            _dir: dir,
+        };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&reg.host).is_ok() {
+                return reg;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("docker-registry did not start on {}", reg.host);
+    }
+}
+
+impl Drop for LocalRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `apko publish` to a real registry: the index arrives byte for byte under both tags, skopeo
+/// reads it and copies every image out of the registry (checking every blob's digest).
+#[test]
+#[ignore = "needs docker-registry and skopeo (scripts/install-test-tools.sh); run by scripts/test.sh"]
+fn publish_to_a_real_registry() {
+    let reg = LocalRegistry::start();
+    let b = built();
+    let work = b.dir.join("publish");
+    if work.exists() {
+        fs_err::remove_dir_all(&work).unwrap();
+    }
+    fs_err::create_dir_all(&work).unwrap();
+    let cfg = root().join("examples/hello/apko.yaml");
+    let latest = format!("{}/test/hello:latest", reg.host);
+    let v1 = format!("{}/test/hello:v1", reg.host);
+    let o = Command::new(env!("CARGO_BIN_EXE_apko"))
+        .args(["publish", cfg.to_str().unwrap(), &latest, &v1])
+        .args(["--image-refs", "refs.txt"])
+        .current_dir(&work)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .env("DOCKER_CONFIG", &work) // no credentials from the host
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let index = fs_err::read(b.layout().join("index.json")).unwrap();
+    let index_digest = format!("sha256:{}", sha256_hex(&index));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        format!("{}/test/hello@{index_digest}\n", reg.host),
+        "prints the index reference"
+    );
+    let refs = fs_err::read_to_string(work.join("refs.txt")).unwrap();
+    let mut want: Vec<String> = b
+        .manifests()
+        .iter()
+        .map(|(_, d)| format!("{}/test/hello@{d}", reg.host))
+        .collect();
+    want.push(format!("{}/test/hello@{index_digest}", reg.host));
+    assert_eq!(refs.lines().collect::<Vec<_>>(), want);
+
+    for tag in [&latest, &v1] {
+        let raw = run(
+            "skopeo",
+            &[
+                "inspect",
+                "--tls-verify=false",
+                "--raw",
+                &format!("docker://{tag}"),
+            ],
+            &work,
+        );
+        assert_eq!(
+            raw.as_bytes(),
+            index.as_slice(),
+            "{tag}: the index byte for byte"
+        );
+    }
+    let dest = format!("oci:{}:latest", work.join("pulled").display());
+    run(
+        "skopeo",
+        &[
+            "copy",
+            "--all",
+            "--src-tls-verify=false",
+            &format!("docker://{latest}"),
+            &dest,
+        ],
+        &work,
+    );
+    for (arch, digest) in b.manifests() {
+        let out = run(
+            "skopeo",
+            &["inspect", "--override-arch", &arch, &dest],
+            &work,
+        );
+        let inspect: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let manifest = json(&b.blob(&digest));
+        assert_eq!(
+            inspect["Layers"][0], manifest["layers"][0]["digest"],
+            "{arch}"
+        );
+    }
+}

@@ -61,6 +61,15 @@ pub struct Timing {
     pub duration: Duration,
 }
 
+/// What [`BuildOutput::publish`] pushed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// `registry/repository@sha256:…` of the index.
+    pub index: String,
+    /// The same for each architecture's image, in index order.
+    pub images: Vec<String>,
+}
+
 /// A finished build: one image per architecture and the index over them, ready to be
 /// written as an OCI layout or a docker tarball.
 #[derive(Debug)]
@@ -600,6 +609,81 @@ impl BuildOutput {
         let index: Index = serde_json::from_slice(&self.index_json).expect("our own index parses");
         apko_oci::write_docker_tarball(path, &index, &self.blobs(Some(&reference)))?;
         Ok(())
+    }
+
+    #[cfg(feature = "http")]
+    /// Pushes the images and the index to a registry, as `apko publish` does: every image
+    /// (blobs, then its manifest by digest) to each repository named in `tags`, then the index
+    /// to every tag. Returns the index reference (`registry/repo@sha256:…`, for the first tag)
+    /// and the image references.
+    pub fn publish(
+        &self,
+        client: &apko_oci::registry::RegistryClient,
+        tags: &[String],
+        jobs: usize,
+    ) -> Result<Published, BuildError> {
+        use apko_oci::registry::Repository;
+        let refs: Vec<Reference> = tags
+            .iter()
+            .map(|t| parse_reference(t))
+            .collect::<Result<_, _>>()?;
+        let Some(first) = refs.first() else {
+            return Err(BuildError::invalid("no tag to publish to", None));
+        };
+        let mut repos: Vec<Repository> = refs
+            .iter()
+            .map(|r| Repository {
+                registry: r.registry.clone(),
+                name: r.repository.clone(),
+            })
+            .collect();
+        repos.sort();
+        repos.dedup();
+        let blobs = self.blobs(None);
+        let err = |target: String| move |source| BuildError::Publish { target, source };
+        for repo in &repos {
+            // Images in parallel; each pushes its layers, config and manifest.
+            let results: Vec<Result<Digest, BuildError>> = std::thread::scope(|s| {
+                let chunks = blobs.chunks(blobs.len().div_ceil(jobs.max(1)).max(1));
+                let handles: Vec<_> = chunks
+                    .map(|chunk| {
+                        s.spawn(move || {
+                            chunk
+                                .iter()
+                                .map(|img| {
+                                    client.push_image(repo, img).map_err(err(repo.to_string()))
+                                })
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().expect("publishing threads do not panic"))
+                    .collect()
+            });
+            for r in results {
+                r?;
+            }
+        }
+        for r in &refs {
+            let repo = Repository {
+                registry: r.registry.clone(),
+                name: r.repository.clone(),
+            };
+            client
+                .push_manifest(&repo, &r.tag, MEDIA_TYPE_INDEX, &self.index_json)
+                .map_err(err(r.to_string()))?;
+        }
+        let at = |digest: &Digest| format!("{}/{}@{digest}", first.registry, first.repository);
+        Ok(Published {
+            index: at(&self.index_digest()),
+            images: self
+                .images
+                .iter()
+                .map(|i| at(&i.manifest.0.digest))
+                .collect(),
+        })
     }
 
     /// Writes `sbom-<arch>.spdx.json` for every image and `sbom-index.spdx.json` into `dir`;

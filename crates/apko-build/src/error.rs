@@ -114,6 +114,16 @@ pub enum BuildError {
     /// Writing the output failed.
     #[error("cannot write the output")]
     Output(#[from] OutputError),
+    /// Pushing to a registry failed.
+    #[cfg(feature = "http")]
+    #[error("cannot push to {target}")]
+    Publish {
+        /// The repository or reference.
+        target: String,
+        /// The cause.
+        #[source]
+        source: apko_oci::registry::RegistryError,
+    },
     /// A local file could not be read or written.
     #[error("cannot access `{path}`")]
     Io {
@@ -140,6 +150,8 @@ impl BuildError {
             BuildError::Config(e) => e.hint(),
             BuildError::Index { source, .. } => source.hint(),
             BuildError::Invalid { hint, .. } => hint.clone(),
+            #[cfg(feature = "http")]
+            BuildError::Publish { source, .. } => source.hint().map(str::to_owned),
             BuildError::FetchIndex { source: FetchError::NotFound { .. }, .. } => Some(
                 "check the repository URL or path and the architecture: the index is read from <repository>/<arch>/APKINDEX.tar.gz".to_owned(),
             ),

@@ -39,7 +39,7 @@ mod report;
 mod request;
 mod sources;
 
-pub use build::{BuildOutput, Builder, ResolvedPackage, Timing};
+pub use build::{BuildOutput, Builder, Published, ResolvedPackage, Timing};
 pub use error::BuildError;
 pub use image::ArchImage;
 pub use report::{Phase, Reporter, Silent};

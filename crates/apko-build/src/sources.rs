@@ -12,7 +12,6 @@ use apko_apk::solve::{ArchRequest, Repository, resolve_archs};
 use apko_apk::source::{Cache, FetchError, Fetcher, RepositoryUrl, is_remote};
 use apko_config::Arch;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// A key file: its name under `/etc/apk/keys` and its content.
 #[derive(Debug, Clone)]
@@ -23,7 +22,7 @@ pub(crate) struct KeyFile {
 
 pub(crate) fn fetcher(req: &BuildRequest) -> Fetcher {
     #[cfg(feature = "http")]
-    let f = Fetcher::new(Arc::new(apko_apk::source::HttpTransport::new(
+    let f = Fetcher::new(std::sync::Arc::new(apko_apk::source::HttpTransport::new(
         &req.user_agent,
         req.max_http_response_size,
     )));

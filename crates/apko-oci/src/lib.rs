@@ -15,6 +15,8 @@ mod digest;
 mod json;
 mod layout;
 mod reference;
+#[cfg(feature = "registry")]
+pub mod registry;
 mod types;
 
 pub use digest::{Digest, ParseDigestError};

@@ -1,0 +1,406 @@
+//! The registry client against an in-process registry that follows the distribution
+//! protocol (blob uploads, manifests, bearer-token auth), including failure cases.
+#![allow(clippy::disallowed_methods, clippy::too_many_lines)]
+
+use apko_oci::registry::{Credentials, RegistryClient, Repository, StaticCredentials};
+use apko_oci::{Blob, Descriptor, Digest, ImageBlobs, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Default)]
+struct State {
+    blobs: BTreeMap<String, Vec<u8>>,
+    manifests: BTreeMap<String, (String, Vec<u8>)>,
+    /// Bearer auth with this user/password, token `tok-…`.
+    auth: Option<(String, String)>,
+    /// 503 answers still to give (to any request).
+    failures: usize,
+    log: Vec<String>,
+}
+
+struct Registry {
+    host: String,
+    state: Arc<Mutex<State>>,
+}
+
+struct Req {
+    method: String,
+    path: String,
+    headers: BTreeMap<String, String>,
+    body: Vec<u8>,
+}
+
+fn read_req(r: &mut BufReader<TcpStream>) -> Option<Req> {
+    let mut line = String::new();
+    if r.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_owned();
+    let path = parts.next()?.to_owned();
+    let mut headers = BTreeMap::new();
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':')?;
+        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+    }
+    let mut body = Vec::new();
+    if let Some(n) = headers.get("content-length") {
+        body.resize(n.parse().ok()?, 0);
+        r.read_exact(&mut body).ok()?;
+    } else if headers.get("transfer-encoding").map(String::as_str) == Some("chunked") {
+        loop {
+            let mut size = String::new();
+            r.read_line(&mut size).ok()?;
+            let n = usize::from_str_radix(size.trim(), 16).ok()?;
+            let mut chunk = vec![0; n + 2];
+            r.read_exact(&mut chunk).ok()?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    }
+    Some(Req {
+        method,
+        path,
+        headers,
+        body,
+    })
+}
+
+fn respond(w: &mut TcpStream, status: u16, headers: &[(&str, String)], body: &[u8]) {
+    let mut head = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = w.write_all(head.as_bytes());
+    let _ = w.write_all(body);
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn sha(data: &[u8]) -> String {
+    Digest::of(data).to_string()
+}
+
+impl Registry {
+    fn start() -> Registry {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let state = Arc::new(Mutex::new(State::default()));
+        let st = state.clone();
+        let me = host.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let st = st.clone();
+                let me = me.clone();
+                std::thread::spawn(move || serve(stream, &st, &me));
+            }
+        });
+        Registry { host, state }
+    }
+}
+
+fn serve(stream: TcpStream, st: &Mutex<State>, me: &str) {
+    let mut r = BufReader::new(stream.try_clone().unwrap());
+    let mut w = stream;
+    while let Some(req) = read_req(&mut r) {
+        let mut s = st.lock().unwrap();
+        s.log.push(format!("{} {}", req.method, req.path));
+        if s.failures > 0 {
+            s.failures -= 1;
+            respond(&mut w, 503, &[], b"busy");
+            continue;
+        }
+        let (path, query) = req.path.split_once('?').unwrap_or((&req.path, ""));
+        let q: BTreeMap<&str, String> = query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k, percent_decode(v)))
+            .collect();
+        // Token service.
+        if path == "/token" {
+            let want = s.auth.clone().map(|(u, p)| {
+                use base64::Engine as _;
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+                )
+            });
+            if req.headers.get("authorization") == want.as_ref() {
+                let scope = q.get("scope").cloned().unwrap_or_default();
+                respond(
+                    &mut w,
+                    200,
+                    &[],
+                    format!(r#"{{"token":"tok-{scope}"}}"#).as_bytes(),
+                );
+            } else {
+                respond(&mut w, 401, &[], b"{}");
+            }
+            continue;
+        }
+        if s.auth.is_some() {
+            let authorized = req
+                .headers
+                .get("authorization")
+                .is_some_and(|a| a.starts_with("Bearer tok-repository:"));
+            if !authorized {
+                respond(
+                    &mut w,
+                    401,
+                    &[(
+                        "WWW-Authenticate",
+                        format!(r#"Bearer realm="http://{me}/token",service="mock""#),
+                    )],
+                    br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#,
+                );
+                continue;
+            }
+        }
+        if path == "/v2/" {
+            respond(&mut w, 200, &[], b"{}");
+            continue;
+        }
+        let rest = path.strip_prefix("/v2/").unwrap_or("");
+        if let Some((repo, digest)) = rest.split_once("/blobs/uploads/") {
+            match req.method.as_str() {
+                "POST" => respond(
+                    &mut w,
+                    202,
+                    &[("Location", format!("/v2/{repo}/blobs/uploads/u1?state=x"))],
+                    b"",
+                ),
+                "PUT" => {
+                    let _ = digest;
+                    let want = q.get("digest").cloned().unwrap_or_default();
+                    if sha(&req.body) == want {
+                        s.blobs.insert(want.clone(), req.body);
+                        respond(&mut w, 201, &[("Docker-Content-Digest", want)], b"");
+                    } else {
+                        respond(
+                            &mut w,
+                            400,
+                            &[],
+                            br#"{"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match uploaded content"}]}"#,
+                        );
+                    }
+                }
+                _ => respond(&mut w, 405, &[], b""),
+            }
+        } else if let Some((_repo, digest)) = rest.split_once("/blobs/") {
+            let code = if s.blobs.contains_key(digest) {
+                200
+            } else {
+                404
+            };
+            respond(&mut w, code, &[], b"");
+        } else if let Some((repo, reference)) = rest.split_once("/manifests/") {
+            let key = format!("{repo}:{reference}");
+            match req.method.as_str() {
+                "PUT" => {
+                    // Every referenced blob must be there (MANIFEST_BLOB_UNKNOWN otherwise).
+                    let v: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+                    let mut missing = Vec::new();
+                    for d in v["layers"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .chain(v["config"].as_object().map(|_| &v["config"]))
+                    {
+                        let d = d["digest"].as_str().unwrap().to_owned();
+                        if !s.blobs.contains_key(&d) {
+                            missing.push(d);
+                        }
+                    }
+                    for m in v["manifests"].as_array().into_iter().flatten() {
+                        let d = m["digest"].as_str().unwrap();
+                        if !s.manifests.contains_key(&format!("{repo}:{d}")) {
+                            missing.push(d.to_owned());
+                        }
+                    }
+                    if !missing.is_empty() {
+                        respond(
+                            &mut w,
+                            400,
+                            &[],
+                            format!(r#"{{"errors":[{{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry: {}"}}]}}"#, missing.join(",")).as_bytes(),
+                        );
+                        continue;
+                    }
+                    let media = req.headers.get("content-type").cloned().unwrap_or_default();
+                    let digest = sha(&req.body);
+                    s.manifests.insert(
+                        format!("{repo}:{digest}"),
+                        (media.clone(), req.body.clone()),
+                    );
+                    s.manifests.insert(key, (media, req.body));
+                    respond(&mut w, 201, &[("Docker-Content-Digest", digest)], b"");
+                }
+                "GET" => match s.manifests.get(&key) {
+                    Some((media, body)) => {
+                        let body = body.clone();
+                        respond(&mut w, 200, &[("Content-Type", media.clone())], &body);
+                    }
+                    None => respond(&mut w, 404, &[], b""),
+                },
+                _ => respond(&mut w, 405, &[], b""),
+            }
+        } else {
+            respond(&mut w, 404, &[], b"");
+        }
+    }
+}
+
+/// A one-layer image whose layer is a file.
+fn image(dir: &std::path::Path) -> (ImageBlobs, Vec<u8>) {
+    let layer = b"pretend this is a gzip layer".to_vec();
+    let layer_path = dir.join("layer");
+    fs_err::write(&layer_path, &layer).unwrap();
+    let config = br#"{"architecture":"amd64","os":"linux"}"#.to_vec();
+    let config_desc = Descriptor::of(MEDIA_TYPE_CONFIG, &config);
+    let layer_desc = Descriptor::of(apko_oci::MEDIA_TYPE_LAYER_GZIP, &layer);
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": apko_oci::MEDIA_TYPE_MANIFEST,
+        "config": config_desc,
+        "layers": [layer_desc],
+    }))
+    .unwrap();
+    let manifest_desc = Descriptor::of(apko_oci::MEDIA_TYPE_MANIFEST, &manifest);
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": MEDIA_TYPE_INDEX,
+        "manifests": [manifest_desc],
+    }))
+    .unwrap();
+    (
+        ImageBlobs {
+            manifest: (manifest_desc, manifest),
+            config: (config_desc, config),
+            layers: vec![(layer_desc, Blob::File(layer_path))],
+            repo_tags: Vec::new(),
+        },
+        index,
+    )
+}
+
+fn client() -> RegistryClient {
+    RegistryClient::new("apko-rs-test").with_retries(3, Duration::from_millis(10))
+}
+
+#[test]
+fn pushes_images_and_indexes_byte_for_byte() {
+    let reg = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (img, index) = image(dir.path());
+    let repo = Repository {
+        registry: reg.host.clone(),
+        name: "test/hello".into(),
+    };
+    let c = client();
+    let d = c.push_image(&repo, &img).unwrap();
+    assert_eq!(d, img.manifest.0.digest);
+    let d = c
+        .push_manifest(&repo, "latest", MEDIA_TYPE_INDEX, &index)
+        .unwrap();
+    assert_eq!(d, Digest::of(&index));
+    let (media, bytes) = c.get_manifest(&repo, "latest").unwrap();
+    assert_eq!((media.as_str(), bytes), (MEDIA_TYPE_INDEX, index.clone()));
+    // A second push uploads nothing: every blob is already there.
+    reg.state.lock().unwrap().log.clear();
+    c.push_image(&repo, &img).unwrap();
+    let log = reg.state.lock().unwrap().log.clone();
+    assert!(!log.iter().any(|l| l.starts_with("POST")), "{log:?}");
+}
+
+#[test]
+fn bearer_tokens_from_basic_credentials() {
+    let reg = Registry::start();
+    reg.state.lock().unwrap().auth = Some(("me".into(), "s3cret".into()));
+    let dir = tempfile::tempdir().unwrap();
+    let (img, _) = image(dir.path());
+    let repo = Repository {
+        registry: reg.host.clone(),
+        name: "private/app".into(),
+    };
+    // Without credentials: a clear error naming the registry and a hint.
+    let err = client().push_image(&repo, &img).unwrap_err();
+    assert!(err.to_string().contains(&reg.host), "{err}");
+    assert!(err.hint().unwrap().contains("docker login"));
+    // With them: a token for `repository:private/app:push,pull`.
+    let mut creds = StaticCredentials::default();
+    creds.0.insert(
+        reg.host.clone(),
+        Credentials {
+            username: "me".into(),
+            password: "s3cret".into(),
+        },
+    );
+    client()
+        .with_credentials(creds)
+        .push_image(&repo, &img)
+        .unwrap();
+    assert!(
+        reg.state
+            .lock()
+            .unwrap()
+            .manifests
+            .contains_key(&format!("private/app:{}", img.manifest.0.digest))
+    );
+}
+
+#[test]
+fn transient_failures_are_retried_and_registry_errors_reported() {
+    let reg = Registry::start();
+    reg.state.lock().unwrap().failures = 2;
+    let dir = tempfile::tempdir().unwrap();
+    let (img, index) = image(dir.path());
+    let repo = Repository {
+        registry: reg.host.clone(),
+        name: "test/retry".into(),
+    };
+    client().push_image(&repo, &img).unwrap();
+
+    // An index whose images are not there: the registry's own error comes through.
+    let other = Repository {
+        registry: reg.host.clone(),
+        name: "test/empty".into(),
+    };
+    let err = client()
+        .push_manifest(&other, "latest", MEDIA_TYPE_INDEX, &index)
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("400") && text.contains("MANIFEST_BLOB_UNKNOWN"),
+        "{text}"
+    );
+}
