@@ -315,12 +315,20 @@ fn publish_refuses_what_it_cannot_do_before_building() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = root().join("examples/hello/apko.yaml");
     let cfg = cfg.to_str().unwrap();
-    let o = apko(&["publish", cfg, "127.0.0.1:9/x:1", "--local"], dir.path(), &[]);
+    let o = apko(
+        &["publish", cfg, "127.0.0.1:9/x:1", "--local"],
+        dir.path(),
+        &[],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("--local"), "{}", stderr(&o));
     let o = apko(&["publish", cfg, "Not A Ref"], dir.path(), &[]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("invalid image reference"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("invalid image reference"),
+        "{}",
+        stderr(&o)
+    );
     let o = apko(&["publish", cfg], dir.path(), &[]);
     assert_eq!(o.status.code(), Some(2), "a tag is required");
     // A registry that is not there: the error names it, with a hint, after building.
@@ -331,5 +339,8 @@ fn publish_refuses_what_it_cannot_do_before_building() {
     );
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
-    assert!(e.contains("cannot push to 127.0.0.1:9/x") && e.contains("hint:"), "{e}");
+    assert!(
+        e.contains("cannot push to 127.0.0.1:9/x") && e.contains("hint:"),
+        "{e}"
+    );
 }
