@@ -54,6 +54,28 @@ pub(crate) enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Resolve every architecture and write a lockfile pinning each package's URL and
+    /// checksums (default `<config without extension>.lock.json`).
+    Lock {
+        /// The configuration file.
+        config: PathBuf,
+        /// Where to write the lockfile.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Deprecated name of `lock` (default output `<config>.resolved.json`).
+    #[command(hide = true)]
+    Resolve {
+        /// The configuration file.
+        config: PathBuf,
+        /// Where to write the lockfile.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Build one architecture's filesystem as a tar (gzip'd when OUTPUT ends in `.gz`).
     BuildMinirootfs {
         /// The configuration file.
@@ -111,7 +133,7 @@ pub(crate) struct ImageOpts {
     /// Layer format: `tar` (`erofs` is not supported).
     #[arg(long, default_value = "tar")]
     pub(crate) format: String,
-    /// Build from a lockfile (not supported yet: refused with an error).
+    /// Install exactly the packages of this lockfile (see `apko lock`) instead of resolving.
     #[arg(long)]
     pub(crate) lockfile: Option<PathBuf>,
     /// Read version-control information (accepted for compatibility; apko-rs takes

@@ -54,6 +54,19 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
                 &insecure_registry,
             )
         }
+        Command::Lock {
+            config,
+            output,
+            common,
+        } => lock(&config, output, &common, "lock.json"),
+        Command::Resolve {
+            config,
+            output,
+            common,
+        } => {
+            tracing::warn!("`apko resolve` is deprecated; use `apko lock`");
+            lock(&config, output, &common, "resolved.json")
+        }
         Command::BuildMinirootfs {
             config,
             output,
@@ -130,15 +143,6 @@ fn image_request(
     image: &ImageOpts,
     common: &Common,
 ) -> Result<BuildRequest, CliError> {
-    if let Some(lock) = &image.lockfile {
-        return Err(CliError::usage(
-            format!(
-                "--lockfile {}: building from a lockfile is not supported by apko-rs yet",
-                lock.display()
-            ),
-            Some("pin versions in `contents.packages` (`name=1.2.3-r0`) instead"),
-        ));
-    }
     match image.format.as_str() {
         "tar" => {}
         "erofs" => {
@@ -158,9 +162,37 @@ fn image_request(
         tracing::warn!("SBOM format `{f}` is not supported; writing SPDX only");
     }
     let mut req = request(config, tag, common)?;
+    if let Some(path) = &image.lockfile {
+        let name = path.display().to_string();
+        let bytes = fs_err::read(path).map_err(|e| {
+            CliError::usage(
+                format!("cannot read the lockfile: {e}"),
+                Some("create it with `apko lock`"),
+            )
+        })?;
+        let lock = apko_build::Lock::parse(&bytes, &name)?;
+        lock.check_config(&req.config, &name)?;
+        req.lock = Some(lock);
+    }
     req.sbom = image.sbom;
     req.annotations = parse_annotations(&image.annotations)?;
     Ok(req)
+}
+
+fn lock(
+    config: &Path,
+    output: Option<PathBuf>,
+    common: &Common,
+    extension: &str,
+) -> Result<(), CliError> {
+    let output = output.unwrap_or_else(|| config.with_extension(extension));
+    let req = request(config, "apko.local/lock:latest", common)?;
+    let lock = Builder::new(req).with_reporter(reporter()).lock()?;
+    write_atomically(&output, &lock.to_json())?;
+    if std::io::stderr().is_terminal() {
+        eprintln!("wrote {}", output.display());
+    }
+    Ok(())
 }
 
 fn publish(

@@ -344,3 +344,56 @@ fn publish_refuses_what_it_cannot_do_before_building() {
         "{e}"
     );
 }
+
+#[test]
+fn lock_then_build_from_the_lockfile() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("apko.yaml");
+    // A copy next to the example's repository paths would not resolve; point at them.
+    let example = root().join("examples/hello");
+    let text = fs_err::read_to_string(example.join("apko.yaml"))
+        .unwrap()
+        .replace("./keys/", &format!("{}/keys/", example.display()))
+        .replace("./repo", &format!("{}/repo", example.display()));
+    fs_err::write(&cfg, text).unwrap();
+    let o = apko(&["lock", "apko.yaml"], dir.path(), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lock: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(dir.path().join("apko.lock.json")).unwrap()).unwrap();
+    assert_eq!(lock["config"]["name"], "apko.yaml");
+    assert_eq!(lock["contents"]["packages"].as_array().unwrap().len(), 4);
+    let o = apko(
+        &[
+            "build",
+            "apko.yaml",
+            "t:1",
+            "out.tar",
+            "--lockfile",
+            "apko.lock.json",
+        ],
+        dir.path(),
+        &[("SOURCE_DATE_EPOCH", "0")],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Editing the configuration invalidates the lock.
+    fs_err::write(&cfg, fs_err::read_to_string(&cfg).unwrap() + "# edited\n").unwrap();
+    let o = apko(
+        &[
+            "build",
+            "apko.yaml",
+            "t:1",
+            "out2.tar",
+            "--lockfile",
+            "apko.lock.json",
+        ],
+        dir.path(),
+        &[("SOURCE_DATE_EPOCH", "0")],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("regenerate it with `apko lock`"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.path().join("out2.tar").exists());
+}

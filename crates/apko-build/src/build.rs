@@ -8,7 +8,7 @@ use crate::post;
 use crate::report::{Phase, Reporter, Silent};
 use crate::request::{BuildRequest, SourceDateEpoch};
 use crate::sources::{
-    ArchPackages, Expanded, KeyFile, fetch_and_expand, fetcher, load_keys, resolve,
+    ArchPackages, Expanded, KeyFile, choose, fetch_and_expand, fetcher, load_keys,
 };
 use apko_apk::source::Fetcher;
 use apko_config::Arch;
@@ -106,12 +106,102 @@ impl Builder {
         &self.req
     }
 
+    /// Resolves every architecture and downloads and verifies every package to record its
+    /// segments: the lockfile `apko lock` writes.
+    pub fn lock(&self) -> Result<crate::lock::Lock, BuildError> {
+        use crate::lock::{
+            Lock, LockConfig, LockContents, LockKeyring, LockPackage, LockRepository,
+            RangeChecksum, b64, config_checksum, strip_scheme,
+        };
+        use apko_apk::source::strip_credentials;
+        let (_work, work_path) = self.work_dir()?;
+        let plan = plan(&self.req)?;
+        let fetcher = fetcher(&self.req);
+        let (keys, keyring) = load_keys(&self.req, &plan, &fetcher)?;
+        let archs =
+            crate::sources::resolve(&self.req, &plan, &fetcher, &keyring, self.reporter.as_ref())?;
+        let mut contents = LockContents::default();
+        for (spec, key) in plan.keyring.iter().zip(&keys) {
+            let url = strip_credentials(spec).0;
+            contents.keyring.push(LockKeyring {
+                name: strip_scheme(&url).to_owned(),
+                url,
+                content: String::from_utf8_lossy(&key.pem).into_owned(),
+            });
+        }
+        contents.keyring.sort_by(|a, b| a.name.cmp(&b.name));
+        let c = &plan.config.contents;
+        let repo_lock = |spec: &str, arch: &str| {
+            // `@tag url`: the label is not part of the locked location.
+            let mut s = spec;
+            while s.starts_with('@') {
+                s = s.split_once(' ').map_or(s, |(_, r)| r.trim_start());
+            }
+            let url = strip_credentials(s.trim_end_matches('/')).0;
+            LockRepository {
+                name: format!("{}/{arch}", strip_scheme(&url)),
+                url: format!("{url}/{arch}/APKINDEX.tar.gz"),
+                architecture: arch.to_owned(),
+            }
+        };
+        for a in &archs {
+            let arch = a.arch.apk_name();
+            let (expanded, _) =
+                fetch_and_expand(&self.req, &fetcher, a, &work_path, self.reporter.as_ref())?;
+            for e in &expanded {
+                let d = &e.package.digests;
+                let (s, ctl, data) = (d.signature_size, d.control_size, d.data_size);
+                let info = &e.chosen.info;
+                let repo = strip_credentials(&e.chosen.repo.url).0;
+                contents.packages.push(LockPackage {
+                    name: info.name.to_string(),
+                    url: format!("{repo}/{arch}/{}", info.file_name()),
+                    version: info.version.to_string(),
+                    architecture: arch.to_owned(),
+                    signature: match d.signature_sha1 {
+                        Some(sum) if s > 0 => RangeChecksum {
+                            range: format!("bytes=0-{}", s - 1),
+                            checksum: format!("sha1-{}", b64(&sum)),
+                        },
+                        _ => RangeChecksum::default(),
+                    },
+                    control: RangeChecksum {
+                        range: format!("bytes={s}-{}", s + ctl - 1),
+                        checksum: format!("sha1-{}", b64(&d.signed.sha1)),
+                    },
+                    data: RangeChecksum {
+                        range: format!("bytes={}-{}", s + ctl, s + ctl + data - 1),
+                        checksum: format!("sha256-{}", b64(&d.data_sha256)),
+                    },
+                    checksum: d.identity.to_string(),
+                });
+            }
+            for r in &c.build_repositories {
+                contents.build_repositories.push(repo_lock(r, arch));
+            }
+            for r in &c.runtime_repositories {
+                contents.runtime_repositories.push(repo_lock(r, arch));
+            }
+            for r in &c.repositories {
+                contents.repositories.push(repo_lock(r, arch));
+            }
+        }
+        Ok(Lock {
+            version: "v1".to_owned(),
+            config: Some(LockConfig {
+                name: self.req.config.name().to_owned(),
+                checksum: config_checksum(&self.req.config),
+            }),
+            contents,
+        })
+    }
+
     /// Resolves the packages of every architecture without building (`show-packages`).
     pub fn resolve(&self) -> Result<Vec<(Arch, Vec<ResolvedPackage>)>, BuildError> {
         let plan = plan(&self.req)?;
         let fetcher = fetcher(&self.req);
         let (_, keyring) = load_keys(&self.req, &plan, &fetcher)?;
-        let archs = resolve(&self.req, &plan, &fetcher, &keyring, self.reporter.as_ref())?;
+        let archs = choose(&self.req, &plan, &fetcher, &keyring, self.reporter.as_ref())?;
         Ok(archs
             .into_iter()
             .map(|a| {
@@ -145,7 +235,7 @@ impl Builder {
             Phase::Resolve,
             (plan.archs.len() * plan.build_repos.len()) as u64,
         );
-        let archs = resolve(&self.req, &plan, &fetcher, &keyring, self.reporter.as_ref())?;
+        let archs = choose(&self.req, &plan, &fetcher, &keyring, self.reporter.as_ref())?;
         self.reporter.finish("", Phase::Resolve);
         timings.push(Timing {
             arch: String::new(),
@@ -219,7 +309,7 @@ impl Builder {
         let plan = plan(&me.req)?;
         let fetcher = fetcher(&me.req);
         let (keys, keyring) = load_keys(&me.req, &plan, &fetcher)?;
-        let archs = resolve(&me.req, &plan, &fetcher, &keyring, me.reporter.as_ref())?;
+        let archs = choose(&me.req, &plan, &fetcher, &keyring, me.reporter.as_ref())?;
         let (fs, ids, _) = me.build_tree(&plan, &keys, &archs[0], &fetcher, &work_path)?;
         let opts = apko_fs::LayerOptions {
             users: ids.user_names,

@@ -33,6 +33,7 @@ mod image;
 mod install;
 mod jks;
 mod ldso;
+mod lock;
 mod plan;
 mod post;
 mod report;
@@ -42,6 +43,10 @@ mod sources;
 pub use build::{BuildOutput, Builder, Published, ResolvedPackage, Timing};
 pub use error::BuildError;
 pub use image::ArchImage;
+pub use lock::{
+    Lock, LockConfig, LockContents, LockKeyring, LockPackage, LockRepository, RangeChecksum,
+    config_checksum,
+};
 pub use report::{Phase, Reporter, Silent};
 pub use request::{BuildRequest, SourceDateEpoch};
 

@@ -73,6 +73,8 @@ pub struct BuildRequest {
     pub limits: Limits,
     /// Largest HTTP response accepted (default 8 GiB).
     pub max_http_response_size: u64,
+    /// Install exactly these packages instead of resolving (`--lockfile`).
+    pub lock: Option<crate::lock::Lock>,
     /// `User-Agent` of HTTP requests.
     pub user_agent: String,
     /// Where expanded packages and layers are kept during the build (a temporary directory
@@ -103,6 +105,7 @@ impl BuildRequest {
             compression_level: 6,
             limits: Limits::default(),
             max_http_response_size: 8 << 30,
+            lock: None,
             user_agent: concat!("apko-rs/", env!("CARGO_PKG_VERSION")).to_owned(),
             work_dir: None,
         }

@@ -117,6 +117,8 @@ pub(crate) struct Chosen {
     /// Where to fetch it from (local paths resolved).
     pub(crate) url: String,
     pub(crate) tag: Option<String>,
+    /// The data segment's SHA-256 a lockfile pins.
+    pub(crate) data_sha256: Option<[u8; 32]>,
 }
 
 /// Fetches and verifies every index and resolves the world for every architecture.
@@ -292,6 +294,7 @@ pub(crate) fn resolve(
                         url: located.package_url(arch.apk_name(), p.info),
                         repo,
                         tag: p.tag.clone(),
+                        data_sha256: None,
                     }
                 })
                 .collect(),
@@ -396,6 +399,16 @@ pub(crate) fn fetch_and_expand(
                         path: data_path.display().to_string(),
                         source,
                     })?;
+                    if let Some(want) = chosen.data_sha256
+                        && want != package.digests.data_sha256
+                    {
+                        return Err(BuildError::invalid(
+                            format!(
+                                "package `{pkg}` for {name}: its data segment is not the one the lockfile pins"
+                            ),
+                            Some("regenerate the lockfile with `apko lock` if the repository changed on purpose"),
+                        ));
+                    }
                     reporter.step(name, Phase::Expand, &pkg);
                     return Ok(Expanded {
                         chosen: (*chosen).clone(),
@@ -425,4 +438,82 @@ pub(crate) fn fetch_and_expand(
         expanded,
         std::time::Duration::from_nanos(fetch_nanos.into_inner()),
     ))
+}
+
+/// The packages to install per architecture: from the lockfile when the request has one,
+/// otherwise resolved from the repositories.
+pub(crate) fn choose(
+    req: &BuildRequest,
+    plan: &Plan,
+    fetcher: &Fetcher,
+    keyring: &Keyring,
+    reporter: &dyn Reporter,
+) -> Result<Vec<ArchPackages>, BuildError> {
+    match &req.lock {
+        Some(lock) => locked(req, plan, lock),
+        None => resolve(req, plan, fetcher, keyring, reporter),
+    }
+}
+
+/// The packages a lockfile pins, per architecture of the plan, in install order.
+pub(crate) fn locked(
+    req: &BuildRequest,
+    plan: &Plan,
+    lock: &crate::lock::Lock,
+) -> Result<Vec<ArchPackages>, BuildError> {
+    use crate::lock::{parse_checksum, range_end};
+    let mut out = Vec::new();
+    for arch in &plan.archs {
+        let pkgs = lock.packages_for(*arch);
+        if pkgs.is_empty() {
+            return Err(BuildError::invalid(
+                format!("the lockfile pins no packages for {}", arch.apk_name()),
+                Some("regenerate it with `apko lock` for every architecture you build"),
+            ));
+        }
+        let mut packages = Vec::with_capacity(pkgs.len());
+        for p in pkgs {
+            let bad = |what: &str| {
+                BuildError::invalid(
+                    format!(
+                        "lockfile: package `{}-{}` ({}): {what}",
+                        p.name, p.version, p.architecture
+                    ),
+                    Some("regenerate it with `apko lock`"),
+                )
+            };
+            let mut info = PackageInfo::new(
+                p.name.parse().map_err(|_| bad("invalid name"))?,
+                p.version.parse().map_err(|_| bad("invalid version"))?,
+            );
+            info.arch = Some(p.architecture.clone());
+            info.checksum = Some(p.checksum.parse().map_err(|_| bad("invalid checksum"))?);
+            info.size = range_end(&p.data.range).map_or(0, |e| e + 1);
+            let data_sha256 = if p.data.checksum.is_empty() {
+                None
+            } else {
+                Some(
+                    parse_checksum::<32>(&p.data.checksum, "sha256")
+                        .ok_or_else(|| bad("invalid data checksum"))?,
+                )
+            };
+            let url = locate(req, &p.url);
+            let dir = p.url.rsplit_once('/').map_or("", |(d, _)| d);
+            packages.push(Chosen {
+                info,
+                repo: RepositoryUrl {
+                    tag: None,
+                    url: dir.to_owned(),
+                },
+                url,
+                tag: None,
+                data_sha256,
+            });
+        }
+        out.push(ArchPackages {
+            arch: *arch,
+            packages,
+        });
+    }
+    Ok(out)
 }

@@ -80,6 +80,9 @@ pub struct PackageDigests {
     pub data_sha256: [u8; 32],
     /// Compressed size of the signature segment.
     pub signature_size: u64,
+    /// SHA-1 of the signature segment's compressed bytes (`None` when unsigned), as lockfiles
+    /// record it.
+    pub signature_sha1: Option<[u8; 20]>,
     /// Compressed size of the control segment.
     pub control_size: u64,
     /// Compressed size of the data segment.
@@ -460,6 +463,7 @@ impl<R: Read, W: Write> PackageReader<R, W> {
             segments.data_len,
         );
         let has_datahash = segments.has_datahash;
+        let signature_sha1 = segments.signature_sha1;
         let (control, region, data_sha256) = segments.finish();
         let control = control.unwrap_or_else(|| region.clone());
         let (identity, signed) = if has_datahash {
@@ -483,6 +487,7 @@ impl<R: Read, W: Write> PackageReader<R, W> {
                 signed,
                 data_sha256,
                 signature_size,
+                signature_sha1,
                 control_size,
                 data_size,
             },

@@ -46,6 +46,8 @@ pub(crate) struct Segments {
     pub(crate) in_data: bool,
     data_sha256: Sha256,
     pub(crate) signature_len: u64,
+    /// SHA-1 of the (last) signature member's compressed bytes.
+    pub(crate) signature_sha1: Option<[u8; 20]>,
     pub(crate) control_len: u64,
     pub(crate) data_len: u64,
     pub(crate) data_start_out: u64,
@@ -85,6 +87,7 @@ impl MemberObserver for Segments {
         } else if !self.non_sign_seen {
             // A signature member: hashing restarts at the next member.
             self.signature_len += compressed_len;
+            self.signature_sha1 = Some(self.region.sha1.clone().finalize().into());
             self.region = RegionHash::default();
         } else {
             // The member holding the first non-signature entry is the control segment.

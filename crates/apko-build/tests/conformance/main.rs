@@ -425,3 +425,41 @@ fn cli_testdata_matches_apko_golden_layout() {
         }
     }
 }
+
+#[test]
+#[ignore = "conformance: needs APKO_TESTDATA; run by scripts/test.sh"]
+fn lockfiles_match_apkos() {
+    let cli = path("apko/cli-testdata");
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(&cli, dir.path().join("testdata")).unwrap();
+    let config = dir.path().join("apko.yaml");
+    fs_err::copy(cli.join("apko.yaml"), &config).unwrap();
+    let loaded = apko_build::deps::apko_config::load(&config, &[]).unwrap();
+    let req = BuildRequest::new(loaded.clone(), dir.path().to_owned(), "example.test/lock:1");
+    let mut lock = Builder::new(req).lock().unwrap();
+    // apko records the configuration path as given on its command line: `apko.yaml`.
+    lock.config.as_mut().unwrap().name = "apko.yaml".to_owned();
+    let golden = fs_err::read(cli.join("apko.lock.json")).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&lock.to_json()),
+        String::from_utf8_lossy(&golden),
+        "apko lock output"
+    );
+
+    // Building from apko's lockfile gives the image built by resolving.
+    let golden_lock = apko_build::Lock::parse(&golden, "apko.lock.json").unwrap();
+    golden_lock.check_config(&loaded, "apko.lock.json").unwrap();
+    let plain = build(&config, dir.path(), SourceDateEpoch::Unset, &[]);
+    let mut req = BuildRequest::new(loaded, dir.path().to_owned(), "example.test/conformance:1");
+    req.lock = Some(golden_lock);
+    let locked = Builder::new(req).build().unwrap();
+    assert_eq!(locked.index_json, plain.index_json);
+
+    // A lockfile from before apko 0.13 is refused with apko's advice.
+    let old = fs_err::read(cli.join("apko.pre-0.13.lock.json")).unwrap();
+    let err = apko_build::Lock::parse(&old, "apko.pre-0.13.lock.json").unwrap_err();
+    assert!(err.to_string().contains("before 0.13"), "{err}");
+    println!(
+        "conformance lockfile: `apko lock` output byte-identical to apko's; locked build = resolved build; pre-0.13 lockfile refused"
+    );
+}

@@ -355,3 +355,89 @@ fn repository_credentials_stay_out_of_the_image() {
         );
     }
 }
+
+#[test]
+fn lockfiles_pin_packages() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo_dir = dir.path().join("repo");
+    write_repo(
+        &repo_dir,
+        &["x86_64", "aarch64"],
+        &[
+            base(),
+            pkg("app", "1.0-r0")
+                .depends("baselayout")
+                .file("usr/bin/app", 0o755, "v1"),
+        ],
+    );
+    let cfg = "contents:\n  repositories: [@REPO@]\n  keyring: [@KEY@]\n  packages: [app]\narchs: [x86_64, aarch64]\n";
+    let lock = apko_build::Builder::new(request(dir.path(), cfg, &repo_dir))
+        .lock()
+        .unwrap();
+    assert_eq!(lock.version, "v1");
+    assert_eq!(lock.contents.packages.len(), 4, "two packages per arch");
+    assert_eq!(lock.contents.repositories.len(), 2);
+    assert!(
+        lock.contents.keyring[0]
+            .content
+            .starts_with("-----BEGIN PUBLIC KEY-----")
+    );
+    let p = &lock.contents.packages[0];
+    assert!(p.checksum.starts_with("Q1") && p.control.checksum.starts_with("sha1-"));
+    assert!(p.data.checksum.starts_with("sha256-") && p.signature.range.starts_with("bytes=0-"));
+    // The JSON round-trips.
+    let json = lock.to_json();
+    let again = apko_build::Lock::parse(&json, "apko.lock.json").unwrap();
+    assert_eq!(again, lock);
+
+    let plain = build(request(dir.path(), cfg, &repo_dir)).unwrap();
+
+    // A newer app appears in the repository; the lock keeps the old one.
+    let newer = dir.path().join("newer");
+    write_repo(
+        &newer,
+        &["x86_64", "aarch64"],
+        &[
+            base(),
+            pkg("app", "1.0-r0")
+                .depends("baselayout")
+                .file("usr/bin/app", 0o755, "v1"),
+            pkg("app", "2.0-r0")
+                .depends("baselayout")
+                .file("usr/bin/app", 0o755, "v2"),
+        ],
+    );
+    for arch in ["x86_64", "aarch64"] {
+        fs_err::copy(
+            newer.join(arch).join("APKINDEX.tar.gz"),
+            repo_dir.join(arch).join("APKINDEX.tar.gz"),
+        )
+        .unwrap();
+        fs_err::copy(
+            newer.join(arch).join("app-2.0-r0.apk"),
+            repo_dir.join(arch).join("app-2.0-r0.apk"),
+        )
+        .unwrap();
+    }
+    let mut req = request(dir.path(), cfg, &repo_dir);
+    req.lock = Some(again.clone());
+    let locked = build(req).unwrap();
+    assert_eq!(
+        locked.index_json, plain.index_json,
+        "the same image as when locked"
+    );
+    let unlocked = build(request(dir.path(), cfg, &repo_dir)).unwrap();
+    assert_eq!(text(&layer_entries(&unlocked, 0), "usr/bin/app"), "v2");
+
+    // A lock whose data checksum does not match is refused.
+    let mut bad = again;
+    bad.contents.packages[1].data.checksum = format!("sha256-{}", "A".repeat(43) + "=");
+    let mut req = request(dir.path(), cfg, &repo_dir);
+    req.lock = Some(bad);
+    let err = build(req).expect_err("tampered lock");
+    assert!(
+        chain(&err).contains("not the one the lockfile pins"),
+        "{}",
+        chain(&err)
+    );
+}

@@ -1,0 +1,253 @@
+//! Lockfiles in apko's format (`apko lock`, `apko build --lockfile`): the configuration's
+//! checksum, its keys (with their content) and repositories, and every package of every
+//! architecture with its URL and the ranges and checksums of its three segments.
+//!
+//! A build from a lockfile installs exactly those packages, from those URLs, without
+//! resolving: each must have the locked identity (`C:`, the control segment's SHA-1) and data
+//! segment SHA-256.
+
+use crate::error::BuildError;
+use apko_config::{Arch, LoadedConfig};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A lockfile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lock {
+    /// Always `v1`.
+    pub version: String,
+    /// The configuration the lock was made from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<LockConfig>,
+    /// Keys, repositories and packages.
+    pub contents: LockContents,
+}
+
+/// Which configuration a lock belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockConfig {
+    /// The configuration path as given.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// `sha256-<base64>` over the configuration file and its includes.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub checksum: String,
+}
+
+/// What a lock pins.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockContents {
+    /// Keys, sorted by name.
+    #[serde(default)]
+    pub keyring: Vec<LockKeyring>,
+    /// Build-only repositories, per architecture.
+    #[serde(default)]
+    pub build_repositories: Vec<LockRepository>,
+    /// Runtime-only repositories, per architecture.
+    #[serde(default)]
+    pub runtime_repositories: Vec<LockRepository>,
+    /// Repositories, per architecture.
+    #[serde(default)]
+    pub repositories: Vec<LockRepository>,
+    /// Packages of every architecture, each in install order.
+    #[serde(default)]
+    pub packages: Vec<LockPackage>,
+}
+
+/// A key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockKeyring {
+    /// The key's URL without scheme, or its path.
+    pub name: String,
+    /// As configured.
+    pub url: String,
+    /// The PEM text.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub content: String,
+}
+
+/// A repository of one architecture.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockRepository {
+    /// `<repository without scheme>/<arch>`.
+    pub name: String,
+    /// Its `APKINDEX.tar.gz`.
+    pub url: String,
+    /// apk architecture.
+    pub architecture: String,
+}
+
+/// A pinned package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockPackage {
+    /// Name.
+    pub name: String,
+    /// Where it was found.
+    pub url: String,
+    /// Version.
+    pub version: String,
+    /// apk architecture.
+    pub architecture: String,
+    /// Byte range and SHA-1 of the signature segment (empty when unsigned).
+    #[serde(default)]
+    pub signature: RangeChecksum,
+    /// Byte range and SHA-1 of the control segment.
+    #[serde(default)]
+    pub control: RangeChecksum,
+    /// Byte range and SHA-256 of the data segment.
+    #[serde(default)]
+    pub data: RangeChecksum,
+    /// The apk identity (`Q1…`); locks made before apko 0.13 lack it.
+    #[serde(default)]
+    pub checksum: String,
+}
+
+/// `bytes=<first>-<last>` and `<algorithm>-<base64>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangeChecksum {
+    /// The byte range.
+    pub range: String,
+    /// The checksum.
+    pub checksum: String,
+}
+
+/// `sha256-<base64>` over the raw bytes of the configuration file and of every file it
+/// includes, in load order (apko's "deep checksum"; command-line flags are not part of it).
+pub fn config_checksum(config: &LoadedConfig) -> String {
+    let mut h = Sha256::new();
+    for s in &config.sources {
+        h.update(&s.bytes);
+    }
+    format!(
+        "sha256-{}",
+        base64::engine::general_purpose::STANDARD.encode(h.finalize())
+    )
+}
+
+pub(crate) fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A URL or path without `http(s)://`.
+pub(crate) fn strip_scheme(s: &str) -> &str {
+    s.strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .unwrap_or(s)
+}
+
+impl Lock {
+    /// Reads a lockfile; `file` names it in errors.
+    pub fn parse(bytes: &[u8], file: &str) -> Result<Lock, BuildError> {
+        let lock: Lock = serde_json::from_slice(bytes).map_err(|e| {
+            BuildError::invalid(
+                format!("lockfile {file}: {e}"),
+                Some("regenerate it with `apko lock`"),
+            )
+        })?;
+        if lock.version != "v1" {
+            return Err(BuildError::invalid(
+                format!("lockfile {file}: unknown version `{}`", lock.version),
+                Some("regenerate it with `apko lock`"),
+            ));
+        }
+        if let Some(p) = lock
+            .contents
+            .packages
+            .iter()
+            .find(|p| p.checksum.is_empty())
+        {
+            return Err(BuildError::invalid(
+                format!(
+                    "lockfile {file}: package `{}-{}` ({}) has no checksum: the lockfile was made by apko before 0.13",
+                    p.name, p.version, p.architecture
+                ),
+                Some("regenerate it with `apko lock` (apko >= 0.13 or apko-rs)"),
+            ));
+        }
+        Ok(lock)
+    }
+
+    /// The lockfile as apko writes it: 2-space indented JSON and a newline.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = apko_oci::to_go_json_pretty(self);
+        if out.last() != Some(&b'\n') {
+            out.push(b'\n');
+        }
+        out
+    }
+
+    /// Checks that the lock was made from `config` (a lock without a configuration checksum
+    /// is accepted with a warning, as apko does).
+    pub fn check_config(&self, config: &LoadedConfig, file: &str) -> Result<(), BuildError> {
+        match self.config.as_ref().filter(|c| !c.checksum.is_empty()) {
+            None => {
+                tracing::warn!(
+                    "lockfile {file} does not record its configuration's checksum; not checked"
+                );
+                Ok(())
+            }
+            Some(c) if c.checksum == config_checksum(config) => Ok(()),
+            Some(c) => Err(BuildError::invalid(
+                format!(
+                    "lockfile {file} was made from another version of {} (checksum {}, now {})",
+                    config.name(),
+                    c.checksum,
+                    config_checksum(config)
+                ),
+                Some("regenerate it with `apko lock`"),
+            )),
+        }
+    }
+
+    /// The locked packages of `arch`, in install order.
+    pub fn packages_for(&self, arch: Arch) -> Vec<&LockPackage> {
+        self.contents
+            .packages
+            .iter()
+            .filter(|p| p.architecture == arch.apk_name())
+            .collect()
+    }
+}
+
+/// Parses `sha1-<b64>` / `sha256-<b64>` into bytes of the expected length.
+pub(crate) fn parse_checksum<const N: usize>(s: &str, algorithm: &str) -> Option<[u8; N]> {
+    let b = s.strip_prefix(algorithm)?.strip_prefix('-')?;
+    base64::engine::general_purpose::STANDARD
+        .decode(b)
+        .ok()?
+        .try_into()
+        .ok()
+}
+
+/// The total size from a data range `bytes=a-b`.
+pub(crate) fn range_end(r: &str) -> Option<u64> {
+    r.strip_prefix("bytes=")?
+        .split_once('-')?
+        .1
+        .parse::<u64>()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsing_and_checks() {
+        let text = br#"{"version":"v1","contents":{"keyring":[],"packages":[{"name":"a","url":"./a.apk","version":"1-r0","architecture":"x86_64","signature":{"range":"","checksum":""},"control":{"range":"bytes=0-9","checksum":"sha1-AAAAAAAAAAAAAAAAAAAAAAAAAAA="},"data":{"range":"bytes=10-19","checksum":"sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},"checksum":"Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA="}]}}"#;
+        let lock = Lock::parse(text, "x.lock.json").unwrap();
+        assert_eq!(lock.packages_for(Arch::Amd64).len(), 1);
+        assert!(lock.packages_for(Arch::Arm64).is_empty());
+        assert_eq!(range_end("bytes=10-19"), Some(19));
+        assert_eq!(
+            parse_checksum::<20>("sha1-AAAAAAAAAAAAAAAAAAAAAAAAAAA=", "sha1"),
+            Some([0; 20])
+        );
+        assert!(parse_checksum::<20>("sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAA=", "sha1").is_none());
+        let old = br#"{"version":"v1","contents":{"keyring":[],"packages":[{"name":"a","url":"./a.apk","version":"1-r0","architecture":"x86_64"}]}}"#;
+        let err = Lock::parse(old, "old.lock.json").unwrap_err();
+        assert!(err.to_string().contains("before 0.13"), "{err}");
+        assert!(Lock::parse(b"{}", "e.json").is_err());
+    }
+}
