@@ -884,3 +884,82 @@ fn publish_to_a_real_registry() {
         );
     }
 }
+
+/// A layered image (`layering: {strategy: origin}`): umoci applies the layers in order
+/// (checking every diffID) and the result runs; skopeo copies it.
+#[test]
+#[ignore = "needs umoci, skopeo and root (scripts/install-test-tools.sh); run by scripts/test.sh"]
+fn layered_image_unpacks_and_runs() {
+    require_root("unpacking and running the image");
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("consumers-layered");
+    if work.exists() {
+        fs_err::remove_dir_all(&work).unwrap();
+    }
+    fs_err::create_dir_all(work.join("layout")).unwrap();
+    let example = root().join("examples/hello");
+    let text = fs_err::read_to_string(example.join("apko.yaml"))
+        .unwrap()
+        .replace("./keys/", &format!("{}/keys/", example.display()))
+        .replace("./repo", &format!("{}/repo", example.display()))
+        + "layering:\n  strategy: origin\n  budget: 5\n";
+    fs_err::write(work.join("apko.yaml"), text).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_apko"))
+        .args([
+            "build",
+            "apko.yaml",
+            "example.test/layered:1",
+            "layout",
+            "--arch",
+            "x86_64",
+        ])
+        .current_dir(&work)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Name the image for umoci.
+    let mut index = json(&work.join("layout/index.json"));
+    let digest = index["manifests"][0]["digest"].as_str().unwrap().to_owned();
+    index["manifests"][0]["annotations"] =
+        serde_json::json!({ "org.opencontainers.image.ref.name": "amd64" });
+    fs_err::write(
+        work.join("layout/index.json"),
+        serde_json::to_vec(&index).unwrap(),
+    )
+    .unwrap();
+    let manifest = json(&work.join("layout/blobs/sha256").join(&digest[7..]));
+    assert_eq!(
+        manifest["layers"].as_array().unwrap().len(),
+        3,
+        "hello-baselayout, hello, and the top layer"
+    );
+    run(
+        "umoci",
+        &["unpack", "--image", "layout:amd64", "bundle"],
+        &work,
+    );
+    let out = run(
+        "unshare",
+        &[
+            "--mount",
+            "--pid",
+            "--fork",
+            "chroot",
+            work.join("bundle/rootfs").to_str().unwrap(),
+            "/usr/bin/hello",
+        ],
+        &work,
+    );
+    assert_eq!(out, "Hello from an image built by apko-rs!\n");
+    let installed =
+        fs_err::read_to_string(work.join("bundle/rootfs/usr/lib/apk/db/installed")).unwrap();
+    assert!(
+        installed.contains("P:hello\n") && installed.contains("P:hello-baselayout\n"),
+        "the top layer's complete database wins: {installed}"
+    );
+    run(
+        "skopeo",
+        &["copy", "oci:layout:amd64", "oci:copied:amd64"],
+        &work,
+    );
+}

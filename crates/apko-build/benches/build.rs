@@ -407,7 +407,7 @@ fn main() {
     let status = Command::new("tar")
         .args([
             "-xzf",
-            layer.layer_path.to_str().unwrap(),
+            layer.layers[0].path.to_str().unwrap(),
             "-C",
             rootfs.to_str().unwrap(),
         ])
@@ -483,7 +483,7 @@ fn main() {
     }
     row("write layout + SBOM files", &|r| secs(r.write));
     row("layer: uncompressed / gzip", &|r| {
-        let l = &r.out.images[0].layer;
+        let l = &r.out.images[0].layers[0].blob;
         format!(
             "{:.0} / {:.0} MB",
             l.digests.uncompressed_size as f64 / 1e6,

@@ -414,7 +414,7 @@ impl Builder {
         let mut fs = FsTree::new();
         init_db(&mut fs, arch, keys, bde)?;
         let installed = install_packages(&mut fs, &expanded)?;
-        write_db(&mut fs, &installed)?;
+        let db = write_db(&mut fs, &installed)?;
         link_lib_apk(&mut fs)?;
         let c = &plan.config;
         let run_as = post::accounts(&mut fs, c)?;
@@ -492,6 +492,7 @@ impl Builder {
             ids,
             TreeInfo {
                 packages,
+                db,
                 created: bde,
                 run_as,
                 timings,
@@ -508,8 +509,8 @@ impl Builder {
         work: &Path,
     ) -> Result<(ArchImage, FsTree, Vec<Timing>), BuildError> {
         let arch = a.arch.apk_name();
-        let (fs, ids, info) = self.build_tree(plan, keys, a, fetcher, work)?;
-        let mut timings = info.timings;
+        let (fs, ids, mut info) = self.build_tree(plan, keys, a, fetcher, work)?;
+        let mut timings = std::mem::take(&mut info.timings);
         self.reporter.start(arch, Phase::Layer, 0);
         let made = self.time(&mut timings, arch, Phase::Layer, || {
             make_image(
@@ -522,13 +523,13 @@ impl Builder {
                     created: info.created,
                     threads: self.req.jobs.max(1),
                     level: self.req.compression_level,
+                    groups: layer_groups(plan, &info),
                 },
                 work,
             )
         })?;
         let crate::image::MadeImage {
-            layer,
-            layer_path,
+            layers,
             config,
             manifest,
         } = made;
@@ -540,7 +541,7 @@ impl Builder {
                     .unwrap_or_default();
                 let doc = apko_sbom::image_sbom(&ImageSbom {
                     image_digest: manifest.0.digest.to_string(),
-                    layer_digests: vec![layer.digest()],
+                    layer_digests: layers.iter().map(|l| l.blob.digest()).collect(),
                     repository: repo_name(&self.req.tag),
                     oci_arch: a.arch.oci_name().to_owned(),
                     apk_arch: arch.to_owned(),
@@ -558,8 +559,7 @@ impl Builder {
             ArchImage {
                 arch: a.arch,
                 packages: info.packages,
-                layer,
-                layer_path,
+                layers,
                 config,
                 manifest,
                 created: info.created,
@@ -571,8 +571,37 @@ impl Builder {
     }
 }
 
+/// The package layers of `layering` (none without it): package indices, names, and the
+/// installed-database records of each layer's packages.
+fn layer_groups(plan: &Plan, info: &TreeInfo) -> Vec<(Vec<usize>, Vec<String>, Vec<u8>)> {
+    let Some(l) = plan
+        .config
+        .layering
+        .as_ref()
+        .filter(|l| apko_config::Layering::is_enabled(l))
+    else {
+        return Vec::new();
+    };
+    let infos: Vec<&apko_apk::info::PackageInfo> = info.packages.iter().collect();
+    crate::layering::groups(&infos, l.budget.unwrap_or(0))
+        .into_iter()
+        .map(|g| {
+            let names = g
+                .iter()
+                .map(|&i| info.packages[i].name.to_string())
+                .collect();
+            let db = apko_apk::installed::InstalledDb {
+                packages: g.iter().map(|&i| info.db.packages[i].clone()).collect(),
+            };
+            (g, names, db.write().into_bytes())
+        })
+        .collect()
+}
+
 struct TreeInfo {
     packages: Vec<apko_apk::info::PackageInfo>,
+    /// The installed database, records in install order.
+    db: apko_apk::installed::InstalledDb,
     created: i64,
     run_as: Option<String>,
     timings: Vec<Timing>,
@@ -668,17 +697,23 @@ impl BuildOutput {
                 ImageBlobs {
                     manifest: i.manifest.clone(),
                     config: i.config.clone(),
-                    layers: vec![(
-                        Descriptor {
-                            media_type: apko_oci::MEDIA_TYPE_LAYER_GZIP.into(),
-                            size: i.layer.size(),
-                            digest: Digest::from_sha256(i.layer.digests.compressed_sha256),
-                            annotations: None,
-                            platform: None,
-                            artifact_type: None,
-                        },
-                        Blob::File(i.layer_path.clone()),
-                    )],
+                    layers: i
+                        .layers
+                        .iter()
+                        .map(|l| {
+                            (
+                                Descriptor {
+                                    media_type: apko_oci::MEDIA_TYPE_LAYER_GZIP.into(),
+                                    size: l.blob.size(),
+                                    digest: Digest::from_sha256(l.blob.digests.compressed_sha256),
+                                    annotations: None,
+                                    platform: None,
+                                    artifact_type: None,
+                                },
+                                Blob::File(l.path.clone()),
+                            )
+                        })
+                        .collect(),
                     repo_tags: tag
                         .map(|t| vec![t.with_tag(&format!("{}-{suffix}", t.tag)).to_string()])
                         .unwrap_or_default(),

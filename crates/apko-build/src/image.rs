@@ -3,7 +3,7 @@
 use crate::error::BuildError;
 use crate::plan::annotations;
 use apko_config::{Arch, ImageConfig};
-use apko_fs::{FsTree, LayerBlob, LayerOptions, write_layer};
+use apko_fs::{FsTree, LayerBlob, LayerOptions, LayerPart, Owner, write_layer_part};
 use apko_oci::{
     Descriptor, Digest, History, ImageConfig as OciConfig, MEDIA_TYPE_CONFIG,
     MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_MANIFEST, Manifest, Platform, RootFs, RunConfig, rfc3339,
@@ -86,6 +86,18 @@ pub(crate) fn shell_split(s: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// One layer of an image.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    /// Its digests and sizes.
+    pub blob: LayerBlob,
+    /// Where the compressed layer is.
+    pub path: PathBuf,
+    /// The packages whose files it holds (empty for the top layer, which holds directories
+    /// and what the builder wrote; and for single-layer images, which hold everything).
+    pub packages: Vec<String>,
+}
+
 /// The parts of one architecture's image.
 #[derive(Debug, Clone)]
 pub struct ArchImage {
@@ -93,10 +105,8 @@ pub struct ArchImage {
     pub arch: Arch,
     /// Installed packages in install order (with their identities).
     pub packages: Vec<apko_apk::info::PackageInfo>,
-    /// The layer.
-    pub layer: LayerBlob,
-    /// Where the compressed layer is.
-    pub layer_path: PathBuf,
+    /// The layers, bottom first (one unless `layering` is set).
+    pub layers: Vec<Layer>,
     /// Config descriptor and bytes.
     pub config: (Descriptor, Vec<u8>),
     /// Manifest descriptor (with platform) and bytes.
@@ -114,12 +124,14 @@ pub(crate) struct ImageInputs<'a> {
     pub(crate) created: i64,
     pub(crate) threads: usize,
     pub(crate) level: u32,
+    /// Package layers (`layering`): package indices (owners) per layer, the names, and the
+    /// partial installed database each layer carries.
+    pub(crate) groups: Vec<(Vec<usize>, Vec<String>, Vec<u8>)>,
 }
 
-/// A written layer with the config and manifest that describe it.
+/// Written layers with the config and manifest that describe them.
 pub(crate) struct MadeImage {
-    pub(crate) layer: LayerBlob,
-    pub(crate) layer_path: PathBuf,
+    pub(crate) layers: Vec<Layer>,
     pub(crate) config: (Descriptor, Vec<u8>),
     pub(crate) manifest: (Descriptor, Vec<u8>),
 }
@@ -138,16 +150,65 @@ pub(crate) fn make_image(
         groups: ids.group_names.clone(),
         ..LayerOptions::default()
     };
-    let path = dir.join(format!("layer-{}.tar.gz", inputs.arch.apk_name()));
-    let file = fs_err::File::create(&path).map_err(|source| BuildError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let (layer, w) =
-        write_layer(fs, &opts, std::io::BufWriter::with_capacity(1 << 20, file)).map_err(
-            BuildError::fs(format!("writing the {} layer", inputs.arch.apk_name())),
-        )?;
-    drop(w);
+    let arch = inputs.arch.apk_name();
+    let write = |name: &str, part: &LayerPart<'_>| -> Result<(LayerBlob, PathBuf), BuildError> {
+        let path = dir.join(format!("layer-{arch}-{name}.tar.gz"));
+        let file = fs_err::File::create(&path).map_err(|source| BuildError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let (blob, w) = write_layer_part(
+            fs,
+            &opts,
+            std::io::BufWriter::with_capacity(1 << 20, file),
+            part,
+        )
+        .map_err(BuildError::fs(format!("writing the {arch} layer")))?;
+        drop(w);
+        Ok((blob, path))
+    };
+    let mut layers = Vec::new();
+    for (i, (group, names, db)) in inputs.groups.iter().enumerate() {
+        let owned = |_: &str, id: apko_fs::NodeId| {
+            fs.node(id)
+                .owner
+                .is_some_and(|Owner(o)| group.contains(&(o as usize)))
+        };
+        let part = LayerPart {
+            include: &owned,
+            directories: false,
+            replace: [("usr/lib/apk/db/installed".to_owned(), db.clone())].into(),
+        };
+        let (blob, path) = write(&i.to_string(), &part)?;
+        layers.push(Layer {
+            blob,
+            path,
+            packages: names.clone(),
+        });
+    }
+    // The top layer: directories and everything no package layer holds.
+    let in_groups: std::collections::BTreeSet<usize> = inputs
+        .groups
+        .iter()
+        .flat_map(|(g, _, _)| g.iter().copied())
+        .collect();
+    let rest = |_: &str, id: apko_fs::NodeId| match fs.node(id).owner {
+        Some(Owner(o)) => !in_groups.contains(&(o as usize)),
+        None => true,
+    };
+    let (blob, path) = write(
+        "top",
+        &LayerPart {
+            include: &rest,
+            directories: true,
+            replace: std::collections::BTreeMap::new(),
+        },
+    )?;
+    layers.push(Layer {
+        blob,
+        path,
+        packages: Vec::new(),
+    });
     let c = inputs.config;
     let created = rfc3339(inputs.created);
     let annotations = annotations(c, &created);
@@ -156,7 +217,8 @@ pub(crate) fn make_image(
         c.annotations.get("org.opencontainers.image.vendor"),
     ) {
         (Some(t), Some(v)) => format!("{t} by {v}"),
-        _ => "This is an apko single-layer image".to_owned(),
+        _ if layers.len() == 1 => "This is an apko single-layer image".to_owned(),
+        _ => String::new(),
     };
     let entrypoint = match (&c.entrypoint.shell_fragment, &c.entrypoint.command) {
         (Some(f), _) if !f.is_empty() => vec!["/bin/sh".into(), "-c".into(), f.clone()],
@@ -175,16 +237,22 @@ pub(crate) fn make_image(
         architecture: architecture.to_owned(),
         author: "github.com/apko-rs/apko-rs".to_owned(),
         created: created.clone(),
-        history: vec![History {
-            author: "apko".into(),
-            created: created.clone(),
-            created_by: "apko".into(),
-            comment,
-        }],
+        history: layers
+            .iter()
+            .map(|_| History {
+                author: "apko".into(),
+                created: created.clone(),
+                created_by: "apko".into(),
+                comment: comment.clone(),
+            })
+            .collect(),
         os: "linux".into(),
         rootfs: RootFs {
             kind: "layers".into(),
-            diff_ids: vec![Digest::from_sha256(layer.digests.uncompressed_sha256)],
+            diff_ids: layers
+                .iter()
+                .map(|l| Digest::from_sha256(l.blob.digests.uncompressed_sha256))
+                .collect(),
         },
         config: RunConfig {
             cmd,
@@ -205,14 +273,17 @@ pub(crate) fn make_image(
         schema_version: 2,
         media_type: MEDIA_TYPE_MANIFEST.into(),
         config: config_desc.clone(),
-        layers: vec![Descriptor {
-            media_type: MEDIA_TYPE_LAYER_GZIP.into(),
-            size: layer.size(),
-            digest: Digest::from_sha256(layer.digests.compressed_sha256),
-            annotations: None,
-            platform: None,
-            artifact_type: None,
-        }],
+        layers: layers
+            .iter()
+            .map(|l| Descriptor {
+                media_type: MEDIA_TYPE_LAYER_GZIP.into(),
+                size: l.blob.size(),
+                digest: Digest::from_sha256(l.blob.digests.compressed_sha256),
+                annotations: None,
+                platform: None,
+                artifact_type: None,
+            })
+            .collect(),
         annotations,
     };
     let manifest_json = to_go_json(&manifest);
@@ -225,8 +296,7 @@ pub(crate) fn make_image(
     });
     manifest_desc.artifact_type = Some(MEDIA_TYPE_CONFIG.into());
     Ok(MadeImage {
-        layer,
-        layer_path: path,
+        layers,
         config: (config_desc, config_json),
         manifest: (manifest_desc, manifest_json),
     })

@@ -330,7 +330,10 @@ fn conflict_or(
 
 /// Writes `usr/lib/apk/db/{installed,scripts.tar,triggers}` for the installed packages. A file
 /// is listed by the package that owns it in the final tree.
-pub(crate) fn write_db(fs: &mut FsTree, installed: &[InstalledPkg<'_>]) -> Result<(), BuildError> {
+pub(crate) fn write_db(
+    fs: &mut FsTree,
+    installed: &[InstalledPkg<'_>],
+) -> Result<InstalledDb, BuildError> {
     let mut db = InstalledDb::default();
     for (i, p) in installed.iter().enumerate() {
         let exp = &p.expanded.package;
@@ -385,7 +388,7 @@ pub(crate) fn write_db(fs: &mut FsTree, installed: &[InstalledPkg<'_>]) -> Resul
         fs.write_file_nofollow(path, data, &Meta::root(0o644))
             .map_err(BuildError::fs(format!("writing /{path}")))?;
     }
-    Ok(())
+    Ok(db)
 }
 
 /// `/lib/apk` → `../usr/lib/apk`, unless `/lib` or `/lib/apk` already lead there (apko's

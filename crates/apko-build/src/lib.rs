@@ -32,6 +32,7 @@ mod error;
 mod image;
 mod install;
 mod jks;
+mod layering;
 mod ldso;
 mod lock;
 mod plan;
@@ -42,7 +43,7 @@ mod sources;
 
 pub use build::{BuildOutput, Builder, Published, ResolvedPackage, Timing};
 pub use error::BuildError;
-pub use image::ArchImage;
+pub use image::{ArchImage, Layer};
 pub use lock::{
     Lock, LockConfig, LockContents, LockKeyring, LockPackage, LockRepository, RangeChecksum,
     config_checksum,

@@ -76,15 +76,6 @@ pub(crate) fn plan(req: &BuildRequest) -> Result<Plan, BuildError> {
             Some("use `format: tar`"),
         ));
     }
-    if c.layering
-        .as_ref()
-        .is_some_and(apko_config::Layering::is_enabled)
-    {
-        return Err(BuildError::invalid(
-            "multi-layer images (`layering`) are not supported by apko-rs yet",
-            Some("remove `layering` to build a single-layer image"),
-        ));
-    }
     // World: the file's packages (located errors) then -p.
     let mut world = Vec::new();
     let mut seen = std::collections::BTreeSet::new();

@@ -74,36 +74,116 @@ fn hex(b: &[u8]) -> String {
 /// Source files kept open at once while writing a layer.
 const MAX_OPEN_SOURCES: usize = 64;
 
-/// Writes the tar stream of `tree` (every entry `include` accepts) to `w`.
+/// Which part of a tree a layer holds, for images of several layers.
+pub struct LayerPart<'a> {
+    /// The entries (other than directories) of this layer.
+    pub include: &'a (dyn Fn(&str, NodeId) -> bool + Sync),
+    /// Whether this layer holds the tree's directories. Otherwise a directory is written only
+    /// as a missing parent of an entry of the layer, dated like that entry (apko's package
+    /// layers).
+    pub directories: bool,
+    /// Files this layer holds with other content than the tree's (a partial installed
+    /// database), by path; their metadata comes from the tree.
+    pub replace: BTreeMap<String, Vec<u8>>,
+}
+
+impl std::fmt::Debug for LayerPart<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LayerPart")
+            .field("directories", &self.directories)
+            .field("replace", &self.replace.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LayerPart<'_> {
+    /// The whole tree.
+    pub fn all() -> LayerPart<'static> {
+        LayerPart {
+            include: &|_, _| true,
+            directories: true,
+            replace: BTreeMap::new(),
+        }
+    }
+}
+
+/// Writes the tar stream of the `part` of `tree` to `w`.
 pub fn write_tar_entries(
     tree: &FsTree,
     opts: &LayerOptions,
     w: &mut dyn Write,
-    include: &dyn Fn(&str, NodeId) -> bool,
+    part: &LayerPart<'_>,
 ) -> Result<(), FsError> {
     let walk = tree.walk();
     let mut links: HashMap<NodeId, usize> = HashMap::new();
     for (_, id) in &walk {
         *links.entry(*id).or_default() += 1;
     }
+    let dirs: HashMap<&str, NodeId> = if part.directories {
+        HashMap::new()
+    } else {
+        walk.iter()
+            .filter(|(_, id)| tree.node(*id).is_dir())
+            .map(|(p, id)| (p.as_str(), *id))
+            .collect()
+    };
+    let mut emitted: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut first_path: HashMap<NodeId, String> = HashMap::new();
     let mut files: HashMap<u32, fs_err::File> = HashMap::new();
     let mut buf = vec![0u8; 1 << 20];
+    let header = |path: &str, n: &crate::tree::Node| Header {
+        name: path.to_owned(),
+        mode: n.meta.mode & 0o7777,
+        uid: n.meta.uid,
+        gid: n.meta.gid,
+        mtime: n.meta.mtime,
+        uname: opts.users.get(&n.meta.uid).cloned().unwrap_or_default(),
+        gname: opts.groups.get(&n.meta.gid).cloned().unwrap_or_default(),
+        ..Header::default()
+    };
     for (path, id) in &walk {
-        if !include(path, *id) {
+        let n = tree.node(*id);
+        let replacement = part.replace.get(path);
+        if n.is_dir() {
+            if !part.directories {
+                continue;
+            }
+        } else if replacement.is_none() && !(part.include)(path, *id) {
             continue;
         }
-        let n = tree.node(*id);
-        let mut h = Header {
-            name: path.clone(),
-            mode: n.meta.mode & 0o7777,
-            uid: n.meta.uid,
-            gid: n.meta.gid,
-            mtime: n.meta.mtime,
-            uname: opts.users.get(&n.meta.uid).cloned().unwrap_or_default(),
-            gname: opts.groups.get(&n.meta.gid).cloned().unwrap_or_default(),
-            ..Header::default()
-        };
+        if !part.directories {
+            // Missing parents first, dated like this entry.
+            let mut parent = String::new();
+            for c in path
+                .split('/')
+                .collect::<Vec<_>>()
+                .split_last()
+                .map_or(&[][..], |(_, d)| d)
+            {
+                if !parent.is_empty() {
+                    parent.push('/');
+                }
+                parent.push_str(c);
+                if emitted.contains(&parent) {
+                    continue;
+                }
+                if let Some(&d) = dirs.get(parent.as_str()) {
+                    let dn = tree.node(d);
+                    let mut h = header(&parent, dn);
+                    h.mtime = n.meta.mtime;
+                    h.typeflag = b'5';
+                    h.pax = dn
+                        .meta
+                        .xattrs
+                        .iter()
+                        .map(|(k, v)| (format!("SCHILY.xattr.{k}"), v.clone()))
+                        .collect();
+                    w.write_all(&encode(&h)).map_err(FsError::Write)?;
+                }
+                emitted.insert(parent.clone());
+            }
+        }
+        let mut h = header(path, n);
         let xattrs = || {
             n.meta
                 .xattrs
@@ -116,6 +196,17 @@ pub fn write_tar_entries(
             Kind::Dir(_) => {
                 h.typeflag = b'5';
                 h.pax = xattrs();
+            }
+            Kind::File(_) if replacement.is_some() => {
+                let data = replacement.expect("checked");
+                h.typeflag = b'0';
+                h.size = data.len() as u64;
+                h.pax = xattrs();
+                w.write_all(&encode(&h)).map_err(FsError::Write)?;
+                w.write_all(data).map_err(FsError::Write)?;
+                let pad = (BLOCK - (data.len() % BLOCK)) % BLOCK;
+                w.write_all(&vec![0u8; pad]).map_err(FsError::Write)?;
+                continue;
             }
             Kind::File(c) => {
                 if let Some(first) = first_path.get(id) {
@@ -198,15 +289,15 @@ pub fn write_layer<W: Write + Send>(
     opts: &LayerOptions,
     out: W,
 ) -> Result<(LayerBlob, W), FsError> {
-    write_layer_filtered(tree, opts, out, &|_, _| true)
+    write_layer_part(tree, opts, out, &LayerPart::all())
 }
 
-/// Writes the entries `include` accepts as a gzip-compressed layer.
-pub fn write_layer_filtered<W: Write + Send>(
+/// Writes a `part` of the tree as a gzip-compressed layer.
+pub fn write_layer_part<W: Write + Send>(
     tree: &FsTree,
     opts: &LayerOptions,
     out: W,
-    include: &(dyn Fn(&str, NodeId) -> bool + Sync),
+    part: &LayerPart<'_>,
 ) -> Result<(LayerBlob, W), FsError> {
     let (out, digests) = compress(
         out,
@@ -215,7 +306,7 @@ pub fn write_layer_filtered<W: Write + Send>(
         opts.threads,
         |w| {
             let mut bw = std::io::BufWriter::with_capacity(1 << 20, w);
-            write_tar_entries(tree, opts, &mut bw, include)?;
+            write_tar_entries(tree, opts, &mut bw, part)?;
             bw.flush().map_err(FsError::Write)
         },
     )?;
@@ -250,7 +341,7 @@ pub fn write_tar<W: Write>(
         sha: Sha256::new(),
         len: 0,
     };
-    write_tar_entries(tree, opts, &mut h, &|_, _| true)?;
+    write_tar_entries(tree, opts, &mut h, &LayerPart::all())?;
     h.flush().map_err(FsError::Write)?;
     Ok((h.len, h.sha.finalize().into()))
 }

@@ -33,6 +33,6 @@ pub use error::FsError;
 pub use gzip::{Digests, compress};
 pub use install::{ConflictPolicy, Decision, Installed};
 pub use layer::{
-    LayerBlob, LayerOptions, write_layer, write_layer_filtered, write_tar, write_tar_entries,
+    LayerBlob, LayerOptions, LayerPart, write_layer, write_layer_part, write_tar, write_tar_entries,
 };
 pub use tree::{Content, FsTree, Kind, Meta, Node, NodeId, Owner, ROOT};

@@ -91,7 +91,7 @@ fn missing_repository_and_unsupported_features() {
         "{}",
         chain(&err)
     );
-    let cfg = "contents:\n  repositories: [@REPO@]\n  keyring: [@KEY@]\n  packages: [a]\nlayering: {strategy: origin, budget: 3}\narchs: [x86_64]\n";
+    let cfg = "contents:\n  repositories: [@REPO@]\n  keyring: [@KEY@]\n  packages: [a]\n  baseimage:\n    image: base.tar\narchs: [x86_64]\n";
     let err = build(request(dir.path(), cfg, &r)).unwrap_err();
-    assert!(err.to_string().contains("layering"), "{err}");
+    assert!(err.to_string().contains("baseimage"), "{err}");
 }

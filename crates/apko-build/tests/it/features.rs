@@ -441,3 +441,105 @@ fn lockfiles_pin_packages() {
         chain(&err)
     );
 }
+
+#[test]
+fn layering_by_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = write_repo(
+        &dir.path().join("repo"),
+        &["x86_64"],
+        &[
+            base(),
+            pkg("big", "1.0-r0")
+                .depends("baselayout big-doc small")
+                .file("usr/bin/big", 0o755, &"x".repeat(5000)),
+            pkg("big-doc", "1.0-r0")
+                .origin("big")
+                .file("usr/share/doc/big/README", 0o644, "docs"),
+            pkg("small", "1.0-r0").file("usr/lib/small.so", 0o755, "s"),
+        ],
+    );
+    let single = "contents:\n  repositories: [@REPO@]\n  keyring: [@KEY@]\n  packages: [big]\narchs: [x86_64]\n";
+    let layered = format!("{single}layering:\n  strategy: origin\n  budget: 10\n");
+    let one = build(request(dir.path(), single, &repo)).unwrap();
+    let out = build(request(dir.path(), &layered, &repo)).unwrap();
+    let img = &out.images[0];
+    let names: Vec<Vec<String>> = img.layers.iter().map(|l| l.packages.clone()).collect();
+    assert_eq!(
+        names,
+        [
+            vec!["big-doc".to_owned(), "big".to_owned()],
+            vec!["baselayout".to_owned()],
+            vec!["small".to_owned()],
+            vec![],
+        ],
+        "largest origin first (packages in install order), the top layer last"
+    );
+    let config: serde_json::Value = serde_json::from_slice(&img.config.1).unwrap();
+    assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 4);
+    assert_eq!(config["history"].as_array().unwrap().len(), 4);
+    let manifest: serde_json::Value = serde_json::from_slice(&img.manifest.1).unwrap();
+    assert_eq!(manifest["layers"].as_array().unwrap().len(), 4);
+
+    let layer = |i: usize| -> Vec<Entry> {
+        let gz = fs_err::File::open(&img.layers[i].path).unwrap();
+        let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(gz));
+        ar.entries()
+            .unwrap()
+            .map(|e| {
+                use std::io::Read;
+                let mut e = e.unwrap();
+                let h = e.header().clone();
+                let mut data = Vec::new();
+                e.read_to_end(&mut data).unwrap();
+                Entry {
+                    path: e.path().unwrap().display().to_string(),
+                    kind: h.entry_type(),
+                    mode: h.mode().unwrap(),
+                    uid: h.uid().unwrap(),
+                    gid: h.gid().unwrap(),
+                    link: None,
+                    data,
+                }
+            })
+            .collect()
+    };
+    let big = layer(0);
+    let paths: Vec<&str> = big.iter().map(|e| e.path.as_str()).collect();
+    assert!(paths.contains(&"usr/bin/big") && paths.contains(&"usr/share/doc/big/README"));
+    assert!(!paths.contains(&"usr/lib/small.so") && !paths.contains(&"etc/apk/world"));
+    // Its own partial database, and the parents it needs.
+    let db = text(&big, "usr/lib/apk/db/installed");
+    assert!(db.contains("P:big\n") && db.contains("P:big-doc\n") && !db.contains("P:small\n"));
+    assert!(paths.contains(&"usr") && paths.contains(&"usr/bin"));
+    let top = layer(3);
+    assert!(top.iter().any(|e| e.path == "etc/apk/world"));
+    assert!(!top.iter().any(|e| e.path == "usr/bin/big"));
+    assert!(text(&top, "usr/lib/apk/db/installed").contains("P:small\n"));
+
+    // Applied in order, the layers give the single-layer image's files.
+    let mut applied: std::collections::BTreeMap<String, Vec<u8>> =
+        std::collections::BTreeMap::new();
+    for i in 0..img.layers.len() {
+        for e in layer(i) {
+            if e.kind == tar::EntryType::Regular {
+                applied.insert(e.path, e.data);
+            }
+        }
+    }
+    let mut whole: std::collections::BTreeMap<String, Vec<u8>> = layer_entries(&one, 0)
+        .into_iter()
+        .filter(|e| e.kind == tar::EntryType::Regular)
+        .map(|e| (e.path, e.data))
+        .collect();
+    // Only the recorded configuration differs (it has `layering`).
+    applied.remove("etc/apko.json");
+    whole.remove("etc/apko.json");
+    assert_eq!(
+        applied.keys().collect::<Vec<_>>(),
+        whole.keys().collect::<Vec<_>>()
+    );
+    for (path, data) in &whole {
+        assert!(applied[path] == *data, "{path} differs");
+    }
+}

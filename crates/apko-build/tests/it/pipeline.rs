@@ -29,14 +29,17 @@ fn builds_the_hello_example_for_two_architectures() {
         assert_eq!(index.manifests[i].digest, Digest::of(&img.manifest.1));
         assert_eq!(
             manifest.layers[0].size,
-            fs_err::metadata(&img.layer_path).unwrap().len()
+            fs_err::metadata(&img.layers[0].path).unwrap().len()
         );
         let config: serde_json::Value = serde_json::from_slice(&img.config.1).unwrap();
         assert_eq!(
             config["config"]["Entrypoint"],
             serde_json::json!(["/usr/bin/hello"])
         );
-        assert_eq!(config["rootfs"]["diff_ids"][0], img.layer.diff_id());
+        assert_eq!(
+            config["rootfs"]["diff_ids"][0],
+            img.layers[0].blob.diff_id()
+        );
         let entries = layer_entries(&out, i);
         let hello = find(&entries, "usr/bin/hello");
         assert_eq!(hello.mode, 0o755);
@@ -108,7 +111,7 @@ fn layout_and_tarball_files() {
         for d in [
             img.manifest.0.digest,
             img.config.0.digest,
-            Digest::from_sha256(img.layer.digests.compressed_sha256),
+            Digest::from_sha256(img.layers[0].blob.digests.compressed_sha256),
         ] {
             let blob = fs_err::read(layout.join("blobs/sha256").join(d.hex())).unwrap();
             assert_eq!(Digest::of(&blob), d, "blob content matches its name");
