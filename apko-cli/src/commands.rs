@@ -45,6 +45,15 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
                     Some("build a tarball with `apko build` and `docker load < it`"),
                 ));
             }
+            for t in &tags {
+                t.parse::<apko_build::deps::apko_oci::Reference>()
+                    .map_err(|e| {
+                        CliError::usage(
+                            e.to_string(),
+                            Some("use a reference like `registry.example/repo/image:tag`"),
+                        )
+                    })?;
+            }
             let req = image_request(&config, &tags[0], &image, &common)?;
             publish(
                 req,

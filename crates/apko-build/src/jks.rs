@@ -37,6 +37,8 @@ pub(crate) enum JksError {
     NotJks,
     #[error("truncated or malformed key store")]
     Malformed,
+    #[error("a JKS version 1 key store (from JDK 1.1) is not supported")]
+    Version1,
     #[error("the integrity check failed (wrong password or a corrupted file)")]
     Integrity,
 }
@@ -70,7 +72,7 @@ impl Reader<'_> {
     }
     fn utf(&mut self) -> Result<String, JksError> {
         let n = usize::from(self.u16()?);
-        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| JksError::Malformed)
+        decode_modified_utf8(self.take(n)?).ok_or(JksError::Malformed)
     }
     /// A certificate: type string, u32 length, bytes.
     fn skip_cert(&mut self) -> Result<(), JksError> {
@@ -91,10 +93,59 @@ fn integrity(password: &str, data: &[u8]) -> [u8; 20] {
     h.finalize().into()
 }
 
+/// Java's "modified UTF-8" (`DataOutput.writeUTF`): UTF-16 code units, NUL as two bytes,
+/// supplementary characters as two three-byte surrogates.
+fn encode_modified_utf8(s: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    for u in s.encode_utf16() {
+        match u {
+            0x0001..=0x007f => out.push(u as u8),
+            0x0000 | 0x0080..=0x07ff => {
+                out.push(0xc0 | (u >> 6) as u8);
+                out.push(0x80 | (u & 0x3f) as u8);
+            }
+            _ => {
+                out.push(0xe0 | (u >> 12) as u8);
+                out.push(0x80 | ((u >> 6) & 0x3f) as u8);
+                out.push(0x80 | (u & 0x3f) as u8);
+            }
+        }
+    }
+    out
+}
+
+fn decode_modified_utf8(b: &[u8]) -> Option<String> {
+    let mut units = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let cont = |k: usize| {
+            b.get(i + k)
+                .filter(|&&x| x & 0xc0 == 0x80)
+                .map(|&x| u16::from(x & 0x3f))
+        };
+        if c < 0x80 {
+            units.push(u16::from(c));
+            i += 1;
+        } else if c & 0xe0 == 0xc0 {
+            units.push((u16::from(c & 0x1f) << 6) | cont(1)?);
+            i += 2;
+        } else if c & 0xf0 == 0xe0 {
+            units.push((u16::from(c & 0x0f) << 12) | (cont(1)? << 6) | cont(2)?);
+            i += 3;
+        } else {
+            return None;
+        }
+    }
+    String::from_utf16(&units).ok()
+}
+
 fn put_utf(out: &mut Vec<u8>, s: &str) {
-    let len = u16::try_from(s.len()).unwrap_or(u16::MAX);
+    let mut bytes = encode_modified_utf8(s);
+    bytes.truncate(usize::from(u16::MAX));
+    let len = u16::try_from(bytes.len()).unwrap_or(u16::MAX);
     out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(&s.as_bytes()[..usize::from(len)]);
+    out.extend_from_slice(&bytes);
 }
 
 impl KeyStore {
@@ -108,8 +159,10 @@ impl KeyStore {
         if r.u32()? != MAGIC {
             return Err(JksError::NotJks);
         }
-        if !matches!(r.u32()?, 1 | 2) {
-            return Err(JksError::Malformed);
+        match r.u32()? {
+            2 => {}
+            1 => return Err(JksError::Version1),
+            _ => return Err(JksError::Malformed),
         }
         if integrity(password, body) != digest {
             return Err(JksError::Integrity);
@@ -202,6 +255,21 @@ impl KeyStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aliases_are_modified_utf8() {
+        for alias in ["plain-1", "naïve", "emoji-\u{1f512}", "nul\0inside"] {
+            let enc = encode_modified_utf8(alias);
+            assert!(!enc.contains(&0), "no NUL bytes in modified UTF-8");
+            assert_eq!(decode_modified_utf8(&enc).as_deref(), Some(alias));
+        }
+        // A supplementary character is two 3-byte surrogates, not a 4-byte sequence.
+        assert_eq!(encode_modified_utf8("\u{1f512}").len(), 6);
+        let mut ks = KeyStore::new();
+        ks.set_trusted_certificate("corp-\u{1f512}", b"\x30\x00", 0);
+        let back = KeyStore::load(&ks.store("changeit"), "changeit").unwrap();
+        assert_eq!(back.aliases(), ["corp-\u{1f512}"]);
+    }
 
     #[test]
     fn round_trip_sorted_and_checked() {

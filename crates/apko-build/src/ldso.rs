@@ -1,19 +1,19 @@
 //! `/etc/ld.so.cache` for glibc images: what `ldconfig` would write after installing packages
 //! (apko emulates it too, apko-behaviour §3.8 step 10).
 //!
-//! Generated only when the image has `/etc/ld.so.conf`. The directories are `/lib`, then those
-//! of `ld.so.conf` (with `include` globs, recursively), each scanned once even when reached by
-//! several names. Every `lib*.so*` / `ld-*.so*` that is (or links to) a shared object of the
+//! Generated only when the image has `/etc/ld.so.conf`. The directories are those of
+//! `ld.so.conf` (with `include` globs, each file read once), then `/lib`, as glibc's ldconfig
+//! orders them, each scanned once even when reached by several names. Every `lib*.so*` / `ld-*.so*` that is (or links to) a shared object of the
 //! image's architecture is entered under its file name when that name is its `DT_SONAME` or
 //! the `.so` link name (`libfoo.so` for `libfoo.so.1`), as ldconfig does once its soname links
 //! exist. Entries are sorted the way glibc's loader binary-searches them: descending by
 //! `_dl_cache_libcmp` (digit runs compare as numbers), ties in directory order. The file is the
 //! `glibc-ld.so.cache1.1` format, little endian, with a generator extension.
 //!
-//! Differences from apko: apko sorts by plain byte order in the version this project tracks
-//! (glibc then fails to find some libraries), stops reading `ld.so.conf` after the first
-//! `include`, and aborts the build on an ELF file of another machine; here such files are
-//! skipped.
+//! Differences from apko: apko puts `/lib` first (so a library in a configured directory
+//! cannot override it), sorts by plain byte order in the version this project tracks (glibc
+//! then fails to find some libraries), stops reading `ld.so.conf` after the first `include`,
+//! and aborts the build on an ELF file of another machine; here such files are skipped.
 
 use crate::error::BuildError;
 use apko_config::Arch;
@@ -31,8 +31,6 @@ const ENDIAN_LITTLE: u8 = 2;
 const EXTENSION_MAGIC: u32 = 0xeaa4_2174;
 const TAG_GENERATOR: u32 = 0;
 const GENERATOR: &[u8] = b"apko-rs";
-/// `include` nesting deeper than this is a loop.
-const MAX_INCLUDE_DEPTH: usize = 16;
 
 const EM_X86_64: u16 = 62;
 const EM_AARCH64: u16 = 183;
@@ -72,9 +70,14 @@ pub(crate) fn generate(
         ));
         return Ok(None);
     };
-    let mut dirs = vec!["/lib".to_owned()];
-    read_conf(fs, "/etc/ld.so.conf", 0, &mut dirs, warn);
-    let entries = entries(fs, &dirs, machine, flags);
+    // As glibc's ldconfig: the configured directories, then the system one.
+    let mut dirs = Vec::new();
+    let mut budget = ConfBudget::default();
+    read_conf(fs, "/etc/ld.so.conf", &mut budget, &mut dirs, warn);
+    if !dirs.iter().any(|d| d == "/lib") {
+        dirs.push("/lib".to_owned());
+    }
+    let entries = entries(fs, &dirs, machine, flags, arch == Arch::Amd64);
     let bytes = encode(&entries);
     let id = fs
         .write_file_nofollow("etc/ld.so.cache", bytes, &Meta::root(0o644))
@@ -85,21 +88,41 @@ pub(crate) fn generate(
     Ok(Some(entries.len()))
 }
 
+/// Limits on reading `ld.so.conf` and what it includes: every file is read once, and a
+/// hostile configuration cannot make the build read without end.
+#[derive(Default)]
+struct ConfBudget {
+    read: std::collections::BTreeSet<NodeId>,
+    files: usize,
+}
+
+const MAX_CONF_FILES: usize = 1024;
+const MAX_DIRS: usize = 4096;
+
 /// Appends the directories of the configuration file `path` (absolute) to `dirs`.
 fn read_conf(
     fs: &FsTree,
     path: &str,
-    depth: usize,
+    budget: &mut ConfBudget,
     dirs: &mut Vec<String>,
     warn: &mut dyn FnMut(String),
 ) {
-    if depth > MAX_INCLUDE_DEPTH {
-        warn(format!(
-            "{path}: `include` nested more than {MAX_INCLUDE_DEPTH} deep; ignored"
-        ));
+    let Ok(id) = fs.resolve(path.trim_start_matches('/'), true) else {
+        return;
+    };
+    if !budget.read.insert(id) {
+        return; // already read (an include loop, or the same file twice)
+    }
+    budget.files += 1;
+    if budget.files > MAX_CONF_FILES {
+        if budget.files == MAX_CONF_FILES + 1 {
+            warn(format!(
+                "{path}: more than {MAX_CONF_FILES} ld.so.conf files; the rest are ignored"
+            ));
+        }
         return;
     }
-    let Ok(text) = fs.read_path(path.trim_start_matches('/')) else {
+    let Ok(text) = fs.read(id, path) else {
         return;
     };
     let text = String::from_utf8_lossy(&text);
@@ -120,7 +143,7 @@ fn read_conf(
                     format!("{conf_dir}/{pattern}")
                 };
                 for file in glob(fs, &pattern) {
-                    read_conf(fs, &file, depth + 1, dirs, warn);
+                    read_conf(fs, &file, budget, dirs, warn);
                 }
             }
         } else if line
@@ -133,7 +156,7 @@ fn read_conf(
             let dir = line.split('=').next().unwrap_or(line).trim();
             let dir = dir.trim_end_matches('/');
             let dir = if dir.is_empty() { "/" } else { dir };
-            if dir.starts_with('/') && !dirs.iter().any(|d| d == dir) {
+            if dir.starts_with('/') && !dirs.iter().any(|d| d == dir) && dirs.len() < MAX_DIRS {
                 dirs.push(dir.to_owned());
             }
         }
@@ -172,17 +195,27 @@ fn glob(fs: &FsTree, pattern: &str) -> Vec<String> {
     found
 }
 
-/// Shell wildcard match of `*` and `?`.
+/// Shell wildcard match of `*` and `?` (greedy with one backtrack point: no exponential
+/// blow-up on patterns like `*****b`).
 fn wildcard(pattern: &[u8], name: &[u8]) -> bool {
-    match (pattern.first(), name.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            wildcard(&pattern[1..], name) || (!name.is_empty() && wildcard(pattern, &name[1..]))
+    let (mut p, mut n) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        if p < pattern.len() && (pattern[p] == b'?' || pattern[p] == name[n]) {
+            p += 1;
+            n += 1;
+        } else if p < pattern.len() && pattern[p] == b'*' {
+            star = Some((p, n));
+            p += 1;
+        } else if let Some((sp, sn)) = star {
+            p = sp + 1;
+            n = sn + 1;
+            star = Some((sp, sn + 1));
+        } else {
+            return false;
         }
-        (Some(b'?'), Some(_)) => wildcard(&pattern[1..], &name[1..]),
-        (Some(p), Some(n)) if p == n => wildcard(&pattern[1..], &name[1..]),
-        _ => false,
     }
+    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 /// `lib*.so*` or `ld-*.so*`, as ldconfig scans; returns the link name (`libfoo.so`).
@@ -197,7 +230,15 @@ fn link_name(file: &str) -> Option<&str> {
     (i > 0).then(|| &file[..i + 3])
 }
 
-fn entries(fs: &FsTree, dirs: &[String], machine: u16, flags: u32) -> Vec<Entry> {
+/// The cache entries of `dirs`; `signed_char`: whether the target's `char` is signed (x86),
+/// which decides how glibc's loader compares names.
+fn entries(
+    fs: &FsTree,
+    dirs: &[String],
+    machine: u16,
+    flags: u32,
+    signed_char: bool,
+) -> Vec<Entry> {
     let mut seen: Vec<NodeId> = Vec::new();
     let mut out = Vec::new();
     for dir in dirs {
@@ -244,12 +285,23 @@ fn entries(fs: &FsTree, dirs: &[String], machine: u16, flags: u32) -> Vec<Entry>
         }
     }
     // Stable: equal names keep directory order (the first directory wins at lookup).
-    out.sort_by(|a, b| libcmp(b.key.as_bytes(), a.key.as_bytes()).then(b.flags.cmp(&a.flags)));
+    out.sort_by(|a, b| {
+        libcmp(b.key.as_bytes(), a.key.as_bytes(), signed_char).then(b.flags.cmp(&a.flags))
+    });
     out
 }
 
 /// glibc's `_dl_cache_libcmp`: byte order, except that runs of digits compare as numbers.
-pub(crate) fn libcmp(a: &[u8], b: &[u8]) -> Ordering {
+/// Bytes compare as C `char`s: signed on x86, unsigned on arm64 (it matters for non-ASCII
+/// names only).
+pub(crate) fn libcmp(a: &[u8], b: &[u8], signed_char: bool) -> Ordering {
+    let ch = |c: u8| -> i16 {
+        if signed_char {
+            i16::from(c.cast_signed())
+        } else {
+            i16::from(c)
+        }
+    };
     let (mut i, mut j) = (0, 0);
     while i < a.len() {
         let (x, y) = (a[i], b.get(j).copied().unwrap_or(0));
@@ -272,14 +324,15 @@ pub(crate) fn libcmp(a: &[u8], b: &[u8]) -> Ordering {
         } else if y.is_ascii_digit() {
             return Ordering::Less;
         } else if x != y {
-            return x.cmp(&y);
+            return ch(x).cmp(&ch(y));
         } else {
             i += 1;
             j += 1;
         }
     }
     if j < b.len() {
-        Ordering::Less
+        // `*p1 - *p2` with *p1 == 0: the sign of the other byte decides.
+        0.cmp(&ch(b[j]))
     } else {
         Ordering::Equal
     }
@@ -544,8 +597,17 @@ mod tests {
             ("liba.so", "lib2.so", Less),
             ("libx.so.01", "libx.so.1", Equal),
         ] {
-            assert_eq!(libcmp(a.as_bytes(), b.as_bytes()), want, "{a} vs {b}");
+            assert_eq!(libcmp(a.as_bytes(), b.as_bytes(), true), want, "{a} vs {b}");
+            assert_eq!(
+                libcmp(a.as_bytes(), b.as_bytes(), false),
+                want,
+                "{a} vs {b}"
+            );
         }
+        // Non-ASCII bytes: negative as x86 `char`s, large as arm64 ones.
+        let (e, z) = ("libé.so".as_bytes(), b"libz.so".as_slice());
+        assert_eq!(libcmp(e, z, true), Less);
+        assert_eq!(libcmp(e, z, false), Greater);
     }
 
     #[test]
@@ -635,14 +697,21 @@ mod tests {
             elf64(EM_X86_64, Some("libz.so.1")),
         );
 
-        let mut dirs = vec!["/lib".to_owned()];
-        read_conf(&fs, "/etc/ld.so.conf", 0, &mut dirs, &mut |w| panic!("{w}"));
+        let mut dirs = Vec::new();
+        read_conf(
+            &fs,
+            "/etc/ld.so.conf",
+            &mut ConfBudget::default(),
+            &mut dirs,
+            &mut |w| panic!("{w}"),
+        );
         assert_eq!(
             dirs,
-            ["/lib", "/opt/a/lib", "/opt/b/lib", "/usr/lib", "/opt/x/lib"],
-            "includes in place, sorted globs, nested includes, duplicates dropped"
+            ["/opt/a/lib", "/opt/b/lib", "/usr/lib", "/opt/x/lib"],
+            "includes in place, sorted globs, nested includes, each file read once"
         );
-        let got = entries(&fs, &dirs, EM_X86_64, 0x0303);
+        dirs.push("/lib".to_owned());
+        let got = entries(&fs, &dirs, EM_X86_64, 0x0303, true);
         let pairs: Vec<(&str, &str)> = got
             .iter()
             .map(|e| (e.key.as_str(), e.path.as_str()))
@@ -650,15 +719,16 @@ mod tests {
         assert_eq!(
             pairs,
             [
-                ("libz.so.1", "/lib/libz.so.1"),
+                ("libz.so.1", "/usr/lib/libz.so.1"),
                 ("libz.so.1", "/opt/x/lib/libz.so.1"),
-                ("libz.so", "/lib/libz.so"),
+                ("libz.so", "/usr/lib/libz.so"),
                 ("libsdk.so.10", "/opt/a/lib/libsdk.so.10"),
                 ("libsdk.so.9", "/opt/b/lib/libsdk.so.9"),
-                ("libnosoname.so", "/lib/libnosoname.so"),
+                ("libnosoname.so", "/usr/lib/libnosoname.so"),
             ],
-            "descending libcmp order; /usr/lib is /lib and scanned once; other machines, \
-             non-ELF files, real names that are not the soname and non-lib names are skipped"
+            "descending libcmp order, configured directories first; /lib is /usr/lib and \
+             scanned once; other machines, non-ELF files, real names that are not the soname \
+             and non-lib names are skipped"
         );
 
         let mut warnings = Vec::new();
@@ -671,7 +741,7 @@ mod tests {
         // The first entry's key and value point into the string table.
         let key = u32::from_le_bytes(bytes[52..56].try_into().unwrap()) as usize;
         let value = u32::from_le_bytes(bytes[56..60].try_into().unwrap()) as usize;
-        assert!(bytes[value..].starts_with(b"/lib/libz.so.1\0"));
+        assert!(bytes[value..].starts_with(b"/usr/lib/libz.so.1\0"));
         assert!(bytes[key..].starts_with(b"libz.so.1\0"));
         assert!(bytes.ends_with(b"apko-rs"));
         let node = fs.node(fs.get("etc/ld.so.cache").unwrap());
@@ -698,17 +768,28 @@ mod tests {
     }
 
     #[test]
-    fn include_loops_stop() {
+    fn include_loops_and_hostile_patterns_stop() {
         let mut fs = FsTree::new();
         file(
             &mut fs,
             "etc/ld.so.conf",
-            b"include /etc/ld.so.conf\n/opt/lib\n".to_vec(),
+            b"include /etc/ld.so.conf /etc/ld.so.conf /etc/ld.so.conf /etc/ld.so.conf\n/opt/lib\ninclude /etc/****************************************b\n".to_vec(),
         );
+        file(&mut fs, &format!("etc/{}", "a".repeat(64)), Vec::new());
         let mut dirs = Vec::new();
         let mut warned = 0;
-        read_conf(&fs, "/etc/ld.so.conf", 0, &mut dirs, &mut |_| warned += 1);
+        let t = std::time::Instant::now();
+        read_conf(
+            &fs,
+            "/etc/ld.so.conf",
+            &mut ConfBudget::default(),
+            &mut dirs,
+            &mut |_| warned += 1,
+        );
         assert_eq!(dirs, ["/opt/lib"]);
-        assert_eq!(warned, 1);
+        assert_eq!(warned, 0, "a loop is just a file already read");
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+        assert!(wildcard(b"*.conf", b"a.conf") && !wildcard(b"*.conf", b"a.con"));
+        assert!(wildcard(b"a?c*", b"abcdef") && wildcard(b"*", b"") && !wildcard(b"?", b""));
     }
 }

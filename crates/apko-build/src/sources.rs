@@ -399,6 +399,16 @@ pub(crate) fn fetch_and_expand(
                         path: data_path.display().to_string(),
                         source,
                     })?;
+                    let own = &package.control.info;
+                    if own.name != chosen.info.name || own.version != chosen.info.version {
+                        return Err(BuildError::invalid(
+                            format!(
+                                "package `{pkg}` for {name}: its .PKGINFO says `{}`",
+                                own.name_version()
+                            ),
+                            Some("the index or lockfile does not describe this package; regenerate it"),
+                        ));
+                    }
                     if let Some(want) = chosen.data_sha256
                         && want != package.digests.data_sha256
                     {
@@ -482,13 +492,19 @@ pub(crate) fn locked(
                     Some("regenerate it with `apko lock`"),
                 )
             };
+            if p.name.contains('/') || p.name.starts_with('.') {
+                return Err(bad("the name cannot be a file name"));
+            }
             let mut info = PackageInfo::new(
                 p.name.parse().map_err(|_| bad("invalid name"))?,
                 p.version.parse().map_err(|_| bad("invalid version"))?,
             );
             info.arch = Some(p.architecture.clone());
             info.checksum = Some(p.checksum.parse().map_err(|_| bad("invalid checksum"))?);
-            info.size = range_end(&p.data.range).map_or(0, |e| e + 1);
+            info.size = match range_end(&p.data.range) {
+                Some(e) => e.checked_add(1).ok_or_else(|| bad("invalid data range"))?,
+                None => 0,
+            };
             let data_sha256 = if p.data.checksum.is_empty() {
                 None
             } else {
@@ -497,16 +513,31 @@ pub(crate) fn locked(
                         .ok_or_else(|| bad("invalid data checksum"))?,
                 )
             };
-            let url = locate(req, &p.url);
-            let dir = p.url.rsplit_once('/').map_or("", |(d, _)| d);
+            // The package must come from one of the configured repositories (which also
+            // gives its tag and the credentials the lock does not record).
+            let lock_url = apko_apk::source::strip_credentials(&p.url).0;
+            let file = format!("{}.apk", info.name_version());
+            let repo = plan
+                .build_repos
+                .iter()
+                .find(|r| {
+                    let base = apko_apk::source::strip_credentials(&r.url).0;
+                    lock_url == format!("{base}/{}/{file}", arch.apk_name())
+                })
+                .ok_or_else(|| {
+                    bad(&format!(
+                        "its URL `{lock_url}` is not in any repository of the configuration"
+                    ))
+                })?;
+            let located = RepositoryUrl {
+                tag: repo.tag.clone(),
+                url: locate(req, &repo.url),
+            };
             packages.push(Chosen {
+                url: located.package_url(arch.apk_name(), &info),
                 info,
-                repo: RepositoryUrl {
-                    tag: None,
-                    url: dir.to_owned(),
-                },
-                url,
-                tag: None,
+                repo: repo.clone(),
+                tag: repo.tag.clone(),
                 data_sha256,
             });
         }

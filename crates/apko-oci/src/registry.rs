@@ -146,7 +146,11 @@ enum Scheme {
 pub struct RegistryClient {
     agent: ureq::Agent,
     credentials: Box<dyn CredentialSource>,
-    schemes: Mutex<BTreeMap<String, Scheme>>,
+    /// Per registry: the base URL that answered (`https://host` or, for local and insecure
+    /// registries, possibly `http://host`) and how it authenticates.
+    endpoints: Mutex<BTreeMap<String, (String, Scheme)>>,
+    /// Credentials, looked up once per registry.
+    creds: Mutex<BTreeMap<String, Option<Credentials>>>,
     tokens: Mutex<BTreeMap<(String, String), String>>,
     insecure: Vec<String>,
     attempts: u32,
@@ -193,6 +197,29 @@ fn detail_of(body: &str) -> String {
             })
             .unwrap_or_default(),
         Err(_) => body.chars().take(200).collect(),
+    }
+}
+
+/// An upload `Location` resolved against the URL of the request that returned it
+/// (RFC 3986): absolute, host-relative (`/v2/…`) or relative to the request's directory.
+fn resolve_location(request: &str, location: &str) -> String {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return location.to_owned();
+    }
+    let scheme_end = request.find("://").map_or(0, |i| i + 3);
+    let host_end = request[scheme_end..]
+        .find('/')
+        .map_or(request.len(), |i| scheme_end + i);
+    if location.starts_with('/') {
+        return format!("{}{location}", &request[..host_end]);
+    }
+    let path = request.split('?').next().unwrap_or(request);
+    let dir_end = path.rfind('/').map_or(path.len(), |i| i + 1).max(host_end);
+    let dir = &path[..dir_end];
+    if dir.ends_with('/') {
+        format!("{dir}{location}")
+    } else {
+        format!("{dir}/{location}")
     }
 }
 
@@ -243,7 +270,8 @@ impl RegistryClient {
         RegistryClient {
             agent: config.into(),
             credentials: Box::new(StaticCredentials::default()),
-            schemes: Mutex::new(BTreeMap::new()),
+            endpoints: Mutex::new(BTreeMap::new()),
+            creds: Mutex::new(BTreeMap::new()),
             tokens: Mutex::new(BTreeMap::new()),
             insecure: Vec::new(),
             attempts: 3,
@@ -270,21 +298,50 @@ impl RegistryClient {
         self
     }
 
-    fn base(&self, registry: &str) -> String {
-        let scheme = if is_local_registry(registry) || self.insecure.iter().any(|r| r == registry) {
-            "http"
-        } else {
-            "https"
-        };
-        format!("{scheme}://{registry}")
+    /// Whether `registry` may be spoken to over plain http: local hosts, private (RFC 1918)
+    /// addresses and `--insecure-registry` ones. https is still tried first, as
+    /// go-containerregistry does.
+    fn may_use_http(&self, registry: &str) -> bool {
+        let host = registry.rsplit_once(':').map_or(registry, |(h, _)| h);
+        let private = host
+            .split('.')
+            .map(str::parse::<u8>)
+            .collect::<Result<Vec<u8>, _>>()
+            .is_ok_and(|o| {
+                o.len() == 4
+                    && (o[0] == 10
+                        || (o[0] == 172 && (16..32).contains(&o[1]))
+                        || (o[0] == 192 && o[1] == 168))
+            });
+        is_local_registry(registry) || private || self.insecure.iter().any(|r| r == registry)
     }
 
-    fn scheme(&self, registry: &str) -> Result<Scheme, RegistryError> {
-        if let Some(s) = self.schemes.lock().expect("lock").get(registry) {
-            return Ok(s.clone());
+    /// The registry's base URL and authentication scheme, learnt from its `/v2/` answer.
+    fn endpoint(&self, registry: &str) -> Result<(String, Scheme), RegistryError> {
+        if let Some(e) = self.endpoints.lock().expect("lock").get(registry) {
+            return Ok(e.clone());
         }
-        let url = format!("{}/v2/", self.base(registry));
-        let resp = self.retry(|| self.agent.get(&url).call(), &url)?;
+        let https = format!("https://{registry}");
+        let mut resp = None;
+        if self.may_use_http(registry) {
+            // One quick https attempt, then plain http.
+            if let Ok(r) = self.agent.get(&format!("{https}/v2/")).call() {
+                resp = Some((https.clone(), r));
+            } else {
+                let base = format!("http://{registry}");
+                let url = format!("{base}/v2/");
+                let r = self.retry(|| self.agent.get(&url).call(), &url)?;
+                resp = Some((base, r));
+            }
+        }
+        let (base, resp) = match resp {
+            Some(r) => r,
+            None => {
+                let url = format!("{https}/v2/");
+                let r = self.retry(|| self.agent.get(&url).call(), &url)?;
+                (https, r)
+            }
+        };
         let scheme = match resp.status().as_u16() {
             200..=299 => Scheme::Anonymous,
             401 => {
@@ -313,17 +370,31 @@ impl RegistryClient {
             status => {
                 return Err(RegistryError::Status {
                     method: "GET",
-                    url,
+                    url: format!("{base}/v2/"),
                     status,
                     detail: String::new(),
                 });
             }
         };
-        self.schemes
+        let e = (base, scheme);
+        self.endpoints
             .lock()
             .expect("lock")
-            .insert(registry.to_owned(), scheme.clone());
-        Ok(scheme)
+            .insert(registry.to_owned(), e.clone());
+        Ok(e)
+    }
+
+    fn base(&self, registry: &str) -> Result<String, RegistryError> {
+        Ok(self.endpoint(registry)?.0)
+    }
+
+    /// The credentials for `registry` (a credential helper runs at most once).
+    fn creds(&self, registry: &str) -> Option<Credentials> {
+        let mut cache = self.creds.lock().expect("lock");
+        cache
+            .entry(registry.to_owned())
+            .or_insert_with(|| self.credentials.credentials(registry))
+            .clone()
     }
 
     fn basic(creds: &Credentials) -> String {
@@ -340,10 +411,9 @@ impl RegistryClient {
         repo: &Repository,
         fresh: bool,
     ) -> Result<Option<String>, RegistryError> {
-        let creds = self.credentials.credentials(&repo.registry);
-        match self.scheme(&repo.registry)? {
+        match self.endpoint(&repo.registry)?.1 {
             Scheme::Anonymous => Ok(None),
-            Scheme::Basic => match creds {
+            Scheme::Basic => match self.creds(&repo.registry) {
                 Some(c) => Ok(Some(Self::basic(&c))),
                 None => Err(RegistryError::Auth {
                     registry: repo.registry.clone(),
@@ -356,17 +426,33 @@ impl RegistryClient {
                 if !fresh && let Some(t) = self.tokens.lock().expect("lock").get(&key) {
                     return Ok(Some(format!("Bearer {t}")));
                 }
+                let creds = self.creds(&repo.registry);
                 let scope = format!("repository:{}:push,pull", repo.name);
                 let mut resp = self.retry(
-                    || {
-                        let mut req = self.agent.get(&realm).query("scope", &scope);
-                        if !service.is_empty() {
-                            req = req.query("service", &service);
+                    || match &creds {
+                        // An identity (refresh) token: the OAuth2 exchange docker uses.
+                        Some(c) if c.username == "<token>" => {
+                            let mut form = vec![
+                                ("grant_type", "refresh_token"),
+                                ("refresh_token", c.password.as_str()),
+                                ("scope", scope.as_str()),
+                                ("client_id", "apko-rs"),
+                            ];
+                            if !service.is_empty() {
+                                form.push(("service", service.as_str()));
+                            }
+                            self.agent.post(&realm).send_form(form)
                         }
-                        if let Some(c) = &creds {
-                            req = req.header("Authorization", Self::basic(c));
+                        _ => {
+                            let mut req = self.agent.get(&realm).query("scope", &scope);
+                            if !service.is_empty() {
+                                req = req.query("service", &service);
+                            }
+                            if let Some(c) = &creds {
+                                req = req.header("Authorization", Self::basic(c));
+                            }
+                            req.call()
                         }
-                        req.call()
                     },
                     &realm,
                 )?;
@@ -427,7 +513,9 @@ impl RegistryClient {
         }
     }
 
-    /// Sends an authenticated request to `repo`'s registry; a 401 renews a token once.
+    /// Sends a request to `repo`'s registry, authenticated when `url` is on the registry
+    /// itself (never to another host a `Location` may point at); a 401 renews a token once.
+    /// `retry`: whether transient failures are retried here.
     fn send(
         &self,
         method: &'static str,
@@ -435,40 +523,58 @@ impl RegistryClient {
         url: &str,
         headers: &[(&str, &str)],
         body: &Body<'_>,
+        retry: bool,
     ) -> Result<ureq::http::Response<ureq::Body>, RegistryError> {
+        if let Body::File(path) = body {
+            fs_err::metadata(path).map_err(|e| RegistryError::Read {
+                path: path.display().to_string(),
+                source: e,
+            })?;
+        }
+        let base = self.base(&repo.registry)?;
+        let own = url.starts_with(&format!("{base}/"));
         let mut fresh = false;
         loop {
-            let auth = self.authorization(repo, fresh)?;
-            let resp = self.retry(
-                || {
-                    let mut b = ureq::http::Request::builder().method(method).uri(url);
-                    for (k, v) in headers {
-                        b = b.header(*k, *v);
+            let auth = if own {
+                self.authorization(repo, fresh)?
+            } else {
+                None
+            };
+            let once = || {
+                let mut b = ureq::http::Request::builder().method(method).uri(url);
+                for (k, v) in headers {
+                    b = b.header(*k, *v);
+                }
+                if let Some(a) = &auth {
+                    b = b.header("Authorization", a);
+                }
+                match body {
+                    Body::Empty => {
+                        let req = b.body(()).map_err(ureq::Error::from)?;
+                        self.agent.run(req)
                     }
-                    if let Some(a) = &auth {
-                        b = b.header("Authorization", a);
+                    Body::Bytes(data) => {
+                        let req = b
+                            .header("Content-Length", data.len().to_string())
+                            .body(*data)
+                            .map_err(ureq::Error::from)?;
+                        self.agent.run(req)
                     }
-                    match body {
-                        Body::Empty => {
-                            let req = b.body(()).map_err(ureq::Error::from)?;
-                            self.agent.run(req)
-                        }
-                        Body::Bytes(data) => {
-                            let req = b
-                                .header("Content-Length", data.len().to_string())
-                                .body(*data)
-                                .map_err(ureq::Error::from)?;
-                            self.agent.run(req)
-                        }
-                        Body::File(path) => {
-                            let (f, _) = fs_err::File::open(path)?.into_parts();
-                            let req = b.body(f).map_err(ureq::Error::from)?;
-                            self.agent.run(req)
-                        }
+                    Body::File(path) => {
+                        let (f, _) = fs_err::File::open(path)?.into_parts();
+                        let req = b.body(f).map_err(ureq::Error::from)?;
+                        self.agent.run(req)
                     }
-                },
-                url,
-            )?;
+                }
+            };
+            let resp = if retry {
+                self.retry(once, url)?
+            } else {
+                once().map_err(|e| RegistryError::Connect {
+                    url: url.to_owned(),
+                    source: Box::new(e),
+                })?
+            };
             if resp.status().as_u16() == 401 && !fresh && auth.is_some() {
                 fresh = true;
                 continue;
@@ -505,10 +611,10 @@ impl RegistryClient {
     pub fn has_blob(&self, repo: &Repository, digest: &Digest) -> Result<bool, RegistryError> {
         let url = format!(
             "{}/v2/{}/blobs/{digest}",
-            self.base(&repo.registry),
+            self.base(&repo.registry)?,
             repo.name
         );
-        let resp = self.send("HEAD", repo, &url, &[], &Body::Empty)?;
+        let resp = self.send("HEAD", repo, &url, &[], &Body::Empty, true)?;
         match resp.status().as_u16() {
             200..=299 => Ok(true),
             404 => Ok(false),
@@ -526,39 +632,57 @@ impl RegistryClient {
         if self.has_blob(repo, digest)? {
             return Ok(());
         }
-        let base = self.base(&repo.registry);
+        let base = self.base(&repo.registry)?;
         let url = format!("{base}/v2/{}/blobs/uploads/", repo.name);
-        let resp = self.send("POST", repo, &url, &[("Content-Length", "0")], &Body::Empty)?;
-        let resp = Self::check("POST", &url, resp, &[202])?;
-        let location = resp
-            .headers()
-            .get("location")
-            .and_then(|h| h.to_str().ok())
-            .ok_or_else(|| RegistryError::Status {
-                method: "POST",
-                url: url.clone(),
-                status: 202,
-                detail: "no Location header".to_owned(),
-            })?;
-        let location = if location.starts_with("http://") || location.starts_with("https://") {
-            location.to_owned()
-        } else {
-            format!("{base}{location}")
-        };
-        let sep = if location.contains('?') { '&' } else { '?' };
-        let put_url = format!("{location}{sep}digest={digest}");
         let body = match blob {
             Blob::Bytes(b) => Body::Bytes(b),
             Blob::File(p) => Body::File(p),
         };
-        let resp = self.send(
-            "PUT",
-            repo,
-            &put_url,
-            &[("Content-Type", "application/octet-stream")],
-            &body,
-        )?;
-        Self::check("PUT", &put_url, resp, &[201, 204]).map(|_| ())
+        // An upload session may not survive a failure: a retry starts again from the POST.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let resp = self.send(
+                "POST",
+                repo,
+                &url,
+                &[("Content-Length", "0")],
+                &Body::Empty,
+                true,
+            )?;
+            let resp = Self::check("POST", &url, resp, &[202])?;
+            let location = resp
+                .headers()
+                .get("location")
+                .and_then(|h| h.to_str().ok())
+                .ok_or_else(|| RegistryError::Status {
+                    method: "POST",
+                    url: url.clone(),
+                    status: 202,
+                    detail: "no Location header".to_owned(),
+                })?;
+            let location = resolve_location(&url, location);
+            let sep = if location.contains('?') { '&' } else { '?' };
+            let put_url = format!("{location}{sep}digest={digest}");
+            let outcome = self.send(
+                "PUT",
+                repo,
+                &put_url,
+                &[("Content-Type", "application/octet-stream")],
+                &body,
+                false,
+            );
+            let transient = match &outcome {
+                Err(RegistryError::Connect { .. }) => true,
+                Ok(r) => r.status().as_u16() == 429 || r.status().is_server_error(),
+                Err(_) => false,
+            };
+            if transient && attempt < self.attempts {
+                std::thread::sleep(self.backoff * attempt);
+                continue;
+            }
+            return Self::check("PUT", &put_url, outcome?, &[201, 204]).map(|_| ());
+        }
     }
 
     /// Puts a manifest or index under `reference` (a tag or its digest) and checks the
@@ -572,7 +696,7 @@ impl RegistryClient {
     ) -> Result<Digest, RegistryError> {
         let url = format!(
             "{}/v2/{}/manifests/{reference}",
-            self.base(&repo.registry),
+            self.base(&repo.registry)?,
             repo.name
         );
         let resp = self.send(
@@ -581,6 +705,7 @@ impl RegistryClient {
             &url,
             &[("Content-Type", media_type)],
             &Body::Bytes(bytes),
+            true,
         )?;
         let resp = Self::check("PUT", &url, resp, &[200, 201, 202])?;
         let ours = Digest::of(bytes);
@@ -607,7 +732,7 @@ impl RegistryClient {
     ) -> Result<(String, Vec<u8>), RegistryError> {
         let url = format!(
             "{}/v2/{}/manifests/{reference}",
-            self.base(&repo.registry),
+            self.base(&repo.registry)?,
             repo.name
         );
         let accept = [
@@ -617,7 +742,14 @@ impl RegistryClient {
             "application/vnd.docker.distribution.manifest.v2+json",
         ]
         .join(", ");
-        let resp = self.send("GET", repo, &url, &[("Accept", &accept)], &Body::Empty)?;
+        let resp = self.send(
+            "GET",
+            repo,
+            &url,
+            &[("Accept", &accept)],
+            &Body::Empty,
+            true,
+        )?;
         let mut resp = Self::check("GET", &url, resp, &[200])?;
         let media = resp
             .headers()
@@ -684,6 +816,23 @@ mod tests {
         ] {
             assert!(!is_local_registry(r), "{r}");
         }
+    }
+
+    #[test]
+    fn upload_locations_resolve() {
+        let post = "http://reg:5000/v2/a/b/blobs/uploads/";
+        assert_eq!(
+            resolve_location(post, "https://s3/x?y=1"),
+            "https://s3/x?y=1"
+        );
+        assert_eq!(
+            resolve_location(post, "/v2/a/b/blobs/uploads/u1?s=2"),
+            "http://reg:5000/v2/a/b/blobs/uploads/u1?s=2"
+        );
+        assert_eq!(
+            resolve_location(post, "u1?s=2"),
+            "http://reg:5000/v2/a/b/blobs/uploads/u1?s=2"
+        );
     }
 
     #[test]

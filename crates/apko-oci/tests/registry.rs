@@ -19,6 +19,10 @@ struct State {
     /// 503 answers still to give (to any request).
     failures: usize,
     log: Vec<String>,
+    /// Uploads go to this other registry (an absolute `Location`).
+    upload_to: Option<String>,
+    /// `Authorization` of every upload PUT received.
+    upload_auth: Vec<Option<String>>,
 }
 
 struct Registry {
@@ -193,13 +197,16 @@ fn serve(stream: TcpStream, st: &Mutex<State>, me: &str) {
         let rest = path.strip_prefix("/v2/").unwrap_or("");
         if let Some((repo, digest)) = rest.split_once("/blobs/uploads/") {
             match req.method.as_str() {
-                "POST" => respond(
-                    &mut w,
-                    202,
-                    &[("Location", format!("/v2/{repo}/blobs/uploads/u1?state=x"))],
-                    b"",
-                ),
+                "POST" => {
+                    let location = match &s.upload_to {
+                        Some(other) => format!("http://{other}/v2/{repo}/blobs/uploads/u1?state=x"),
+                        None => format!("/v2/{repo}/blobs/uploads/u1?state=x"),
+                    };
+                    respond(&mut w, 202, &[("Location", location)], b"");
+                }
                 "PUT" => {
+                    s.upload_auth
+                        .push(req.headers.get("authorization").cloned());
                     let _ = digest;
                     let want = q.get("digest").cloned().unwrap_or_default();
                     if sha(&req.body) == want {
@@ -403,4 +410,66 @@ fn transient_failures_are_retried_and_registry_errors_reported() {
         text.contains("400") && text.contains("MANIFEST_BLOB_UNKNOWN"),
         "{text}"
     );
+}
+
+/// Counts how often credentials are asked for.
+struct Counting(std::sync::atomic::AtomicUsize, Credentials);
+
+impl apko_oci::registry::CredentialSource for Counting {
+    fn credentials(&self, _registry: &str) -> Option<Credentials> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Some(self.1.clone())
+    }
+}
+
+#[test]
+fn credentials_stay_with_their_registry() {
+    let reg = Registry::start();
+    let storage = Registry::start();
+    {
+        let mut s = reg.state.lock().unwrap();
+        s.auth = Some(("me".into(), "s3cret".into()));
+        s.upload_to = Some(storage.host.clone());
+    }
+    let creds = std::sync::Arc::new(Counting(
+        std::sync::atomic::AtomicUsize::new(0),
+        Credentials {
+            username: "me".into(),
+            password: "s3cret".into(),
+        },
+    ));
+    struct Shared(std::sync::Arc<Counting>);
+    impl apko_oci::registry::CredentialSource for Shared {
+        fn credentials(&self, r: &str) -> Option<Credentials> {
+            self.0.credentials(r)
+        }
+    }
+    let c = client().with_credentials(Shared(creds.clone()));
+    let repo = Repository {
+        registry: reg.host.clone(),
+        name: "private/app".into(),
+    };
+    let blob = b"some layer".to_vec();
+    let digest = Digest::of(&blob);
+    c.push_blob(&repo, &digest, &Blob::Bytes(blob.clone()))
+        .unwrap();
+    c.push_blob(
+        &repo,
+        &Digest::of(b"another"),
+        &Blob::Bytes(b"another".to_vec()),
+    )
+    .unwrap();
+    // The upload went to the other host, without the registry's token.
+    let seen = storage.state.lock().unwrap().upload_auth.clone();
+    assert_eq!(seen, [None, None], "{seen:?}");
+    assert!(
+        storage
+            .state
+            .lock()
+            .unwrap()
+            .blobs
+            .contains_key(&digest.to_string())
+    );
+    // One credential lookup for the whole session.
+    assert_eq!(creds.0.load(std::sync::atomic::Ordering::SeqCst), 1);
 }

@@ -429,6 +429,18 @@ fn lockfiles_pin_packages() {
     let unlocked = build(request(dir.path(), cfg, &repo_dir)).unwrap();
     assert_eq!(text(&layer_entries(&unlocked, 0), "usr/bin/app"), "v2");
 
+    // A lock pointing outside the configured repositories is refused.
+    let mut elsewhere = again.clone();
+    elsewhere.contents.packages[0].url = "/tmp/somewhere/else/baselayout-1.0-r0.apk".into();
+    let mut req = request(dir.path(), cfg, &repo_dir);
+    req.lock = Some(elsewhere);
+    let err = build(req).expect_err("foreign URL");
+    assert!(
+        chain(&err).contains("is not in any repository of the configuration"),
+        "{}",
+        chain(&err)
+    );
+
     // A lock whose data checksum does not match is refused.
     let mut bad = again;
     bad.contents.packages[1].data.checksum = format!("sha256-{}", "A".repeat(43) + "=");
