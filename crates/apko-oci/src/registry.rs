@@ -112,7 +112,7 @@ impl RegistryError {
                 Some("the credentials are valid but may not push to this repository")
             }
             RegistryError::Connect { .. } => {
-                Some("check the registry host and port; registries on localhost use plain http")
+                Some("check the registry host and port (local registries may use plain http; others need `--insecure-registry HOST` for it)")
             }
             _ => None,
         }
