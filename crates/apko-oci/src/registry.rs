@@ -111,9 +111,9 @@ impl RegistryError {
             RegistryError::Status { status: 403, .. } => {
                 Some("the credentials are valid but may not push to this repository")
             }
-            RegistryError::Connect { .. } => {
-                Some("check the registry host and port (local registries may use plain http; others need `--insecure-registry HOST` for it)")
-            }
+            RegistryError::Connect { .. } => Some(
+                "check the registry host and port (local registries may use plain http; others need `--insecure-registry HOST` for it)",
+            ),
             _ => None,
         }
     }
