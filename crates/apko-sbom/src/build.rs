@@ -153,74 +153,95 @@ fn supplier(os: &OsRelease) -> String {
     format!("Organization: {}", os.name)
 }
 
-/// The SBOM of one image: the image, its layers, the operating system and every package.
-pub fn image_sbom(input: &ImageSbom<'_>) -> Document {
-    let image_id = format!("SPDXRef-Package-Image-{}", sanitize_id(&input.image_digest));
-    let hex = input.image_digest.trim_start_matches("sha256:");
-    let supplier = supplier(&input.os);
-    let mut packages = vec![Package {
-        spdx_id: image_id.clone(),
-        name: input.image_digest.clone(),
-        version_info: input.image_digest.clone(),
-        files_analyzed: false,
-        license_concluded: None,
-        license_declared: None,
-        description: Some("apko container image".into()),
-        download_location: "NOASSERTION".into(),
-        originator: None,
-        supplier: Some(supplier.clone()),
-        copyright_text: None,
-        source_info: None,
-        primary_package_purpose: Some("CONTAINER".into()),
-        checksums: vec![Checksum {
-            algorithm: "SHA256".into(),
-            checksum_value: hex.to_owned(),
-        }],
-        external_refs: vec![ExternalRef {
-            reference_category: "PACKAGE-MANAGER".into(),
-            reference_locator: format!(
-                "pkg:oci/{}@{}?arch={}&mediaType={}&os=linux",
-                input.repository,
-                input.image_digest,
-                purl_escape(&input.oci_arch),
-                purl_escape("application/vnd.oci.image.manifest.v1+json")
-            ),
-            reference_type: "purl".into(),
-        }],
-    }];
-    let mut relationships = vec![rel("SPDXRef-DOCUMENT", "DESCRIBES", &image_id)];
-    for layer in &input.layer_digests {
-        let id = format!("SPDXRef-Package-ImageLayer-{}", sanitize_id(layer));
-        packages.push(Package {
-            spdx_id: id.clone(),
-            name: layer.clone(),
-            version_info: input.os.version_id.clone(),
+/// An OCI artifact (index, image or layer) as an SPDX package: named and checksummed by its
+/// digest, with a `pkg:oci` purl.
+struct OciArtifact<'a> {
+    spdx_id: &'a str,
+    digest: &'a str,
+    version: String,
+    description: Option<&'a str>,
+    supplier: String,
+    source_info: Option<&'a str>,
+    repository: &'a str,
+    arch: Option<&'a str>,
+    media_type: &'a str,
+}
+
+impl OciArtifact<'_> {
+    fn package(&self) -> Package {
+        let arch = self
+            .arch
+            .map(|a| format!("arch={}&", purl_escape(a)))
+            .unwrap_or_default();
+        let os = if self.arch.is_some() { "&os=linux" } else { "" };
+        Package {
+            spdx_id: self.spdx_id.to_owned(),
+            name: self.digest.to_owned(),
+            version_info: self.version.clone(),
             files_analyzed: false,
             license_concluded: None,
             license_declared: None,
-            description: Some("apko operating system layer".into()),
+            description: self.description.map(str::to_owned),
             download_location: "NOASSERTION".into(),
             originator: None,
-            supplier: Some(supplier.clone()),
+            supplier: Some(self.supplier.clone()),
             copyright_text: None,
-            source_info: None,
+            source_info: self.source_info.map(str::to_owned),
             primary_package_purpose: Some("CONTAINER".into()),
             checksums: vec![Checksum {
                 algorithm: "SHA256".into(),
-                checksum_value: layer.trim_start_matches("sha256:").to_owned(),
+                checksum_value: self.digest.trim_start_matches("sha256:").to_owned(),
             }],
             external_refs: vec![ExternalRef {
                 reference_category: "PACKAGE-MANAGER".into(),
                 reference_locator: format!(
-                    "pkg:oci/{}@{}?arch={}&mediaType={}&os=linux",
-                    input.repository,
-                    layer,
-                    purl_escape(&input.oci_arch),
-                    purl_escape("application/vnd.oci.image.layer.v1.tar+gzip")
+                    "pkg:oci/{}@{}?{arch}mediaType={}{os}",
+                    self.repository,
+                    self.digest,
+                    purl_escape(self.media_type)
                 ),
                 reference_type: "purl".into(),
             }],
-        });
+        }
+    }
+}
+
+/// The SBOM of one image: the image, its layers, the operating system and every package.
+pub fn image_sbom(input: &ImageSbom<'_>) -> Document {
+    let image_id = format!("SPDXRef-Package-Image-{}", sanitize_id(&input.image_digest));
+    let digest_hex = input.image_digest.trim_start_matches("sha256:");
+    let supplier = supplier(&input.os);
+    let mut packages = vec![
+        OciArtifact {
+            spdx_id: &image_id,
+            digest: &input.image_digest,
+            version: input.image_digest.clone(),
+            description: Some("apko container image"),
+            supplier: supplier.clone(),
+            source_info: None,
+            repository: &input.repository,
+            arch: Some(&input.oci_arch),
+            media_type: "application/vnd.oci.image.manifest.v1+json",
+        }
+        .package(),
+    ];
+    let mut relationships = vec![rel("SPDXRef-DOCUMENT", "DESCRIBES", &image_id)];
+    for layer in &input.layer_digests {
+        let id = format!("SPDXRef-Package-ImageLayer-{}", sanitize_id(layer));
+        packages.push(
+            OciArtifact {
+                spdx_id: &id,
+                digest: layer,
+                version: input.os.version_id.clone(),
+                description: Some("apko operating system layer"),
+                supplier: supplier.clone(),
+                source_info: None,
+                repository: &input.repository,
+                arch: Some(&input.oci_arch),
+                media_type: "application/vnd.oci.image.layer.v1.tar+gzip",
+            }
+            .package(),
+        );
         relationships.push(rel(&image_id, "CONTAINS", &id));
     }
     let os_id = format!("SPDXRef-OperatingSystem-{}", sanitize_id(&input.os.id));
@@ -252,11 +273,7 @@ pub fn image_sbom(input: &ImageSbom<'_>) -> Document {
         if let Some(sum) = p.checksum.as_ref().and_then(|c| c.sha1()) {
             checksums.push(Checksum {
                 algorithm: "SHA1".into(),
-                checksum_value: sum.iter().fold(String::new(), |mut s, b| {
-                    use std::fmt::Write as _;
-                    let _ = write!(s, "{b:02x}");
-                    s
-                }),
+                checksum_value: hex::encode(sum),
             });
         }
         let arch = p.arch.clone().unwrap_or_else(|| input.apk_arch.clone());
@@ -323,7 +340,7 @@ pub fn image_sbom(input: &ImageSbom<'_>) -> Document {
         spdx_version: "SPDX-2.3".into(),
         creation_info: creation(&input.created, &input.tool),
         data_license: "CC0-1.0".into(),
-        document_namespace: format!("https://spdx.org/spdxdocs/apko-rs/{}-{hex}", input.apk_arch),
+        document_namespace: format!("https://spdx.org/spdxdocs/apko-rs/{}-{digest_hex}", input.apk_arch),
         document_describes: vec![image_id],
         packages,
         relationships,
@@ -334,69 +351,38 @@ pub fn image_sbom(input: &ImageSbom<'_>) -> Document {
 /// The SBOM of the multi-architecture index.
 pub fn index_sbom(input: &IndexSbom) -> Document {
     let id = format!("SPDXRef-Package-{}", sanitize_id(&input.index_digest));
-    let hex = input.index_digest.trim_start_matches("sha256:");
-    let mut packages = vec![Package {
-        spdx_id: id.clone(),
-        name: input.index_digest.clone(),
-        version_info: input.index_digest.clone(),
-        files_analyzed: false,
-        license_concluded: None,
-        license_declared: None,
-        description: Some("Multi-arch image index".into()),
-        download_location: "NOASSERTION".into(),
-        originator: None,
-        supplier: Some("Organization: apko-rs".into()),
-        copyright_text: None,
-        source_info: Some("Generated at image build time by apko-rs".into()),
-        primary_package_purpose: Some("CONTAINER".into()),
-        checksums: vec![Checksum {
-            algorithm: "SHA256".into(),
-            checksum_value: hex.to_owned(),
-        }],
-        external_refs: vec![ExternalRef {
-            reference_category: "PACKAGE-MANAGER".into(),
-            reference_locator: format!(
-                "pkg:oci/{}@{}?mediaType={}",
-                input.repository,
-                input.index_digest,
-                purl_escape("application/vnd.oci.image.index.v1+json")
-            ),
-            reference_type: "purl".into(),
-        }],
-    }];
+    let digest_hex = input.index_digest.trim_start_matches("sha256:");
+    let mut packages = vec![
+        OciArtifact {
+            spdx_id: &id,
+            digest: &input.index_digest,
+            version: input.index_digest.clone(),
+            description: Some("Multi-arch image index"),
+            supplier: "Organization: apko-rs".into(),
+            source_info: Some("Generated at image build time by apko-rs"),
+            repository: &input.repository,
+            arch: None,
+            media_type: "application/vnd.oci.image.index.v1+json",
+        }
+        .package(),
+    ];
     let mut relationships = vec![rel("SPDXRef-DOCUMENT", "DESCRIBES", &id)];
     for (arch, digest) in &input.images {
         let img = format!("SPDXRef-Package-{}", sanitize_id(digest));
-        packages.push(Package {
-            spdx_id: img.clone(),
-            name: digest.clone(),
-            version_info: digest.clone(),
-            files_analyzed: false,
-            license_concluded: None,
-            license_declared: None,
-            description: None,
-            download_location: "NOASSERTION".into(),
-            originator: None,
-            supplier: Some("Organization: apko-rs".into()),
-            copyright_text: None,
-            source_info: None,
-            primary_package_purpose: Some("CONTAINER".into()),
-            checksums: vec![Checksum {
-                algorithm: "SHA256".into(),
-                checksum_value: digest.trim_start_matches("sha256:").to_owned(),
-            }],
-            external_refs: vec![ExternalRef {
-                reference_category: "PACKAGE-MANAGER".into(),
-                reference_locator: format!(
-                    "pkg:oci/{}@{}?arch={}&mediaType={}&os=linux",
-                    input.repository,
-                    digest,
-                    purl_escape(arch),
-                    purl_escape("application/vnd.oci.image.manifest.v1+json")
-                ),
-                reference_type: "purl".into(),
-            }],
-        });
+        packages.push(
+            OciArtifact {
+                spdx_id: &img,
+                digest,
+                version: digest.clone(),
+                description: None,
+                supplier: "Organization: apko-rs".into(),
+                source_info: None,
+                repository: &input.repository,
+                arch: Some(arch),
+                media_type: "application/vnd.oci.image.manifest.v1+json",
+            }
+            .package(),
+        );
         // Each image is a variant of the index, and the index lists (contains) it: the second
         // relationship connects the images to the described element, so that NTIA checkers
         // do not report them as floating.
@@ -430,7 +416,7 @@ pub fn index_sbom(input: &IndexSbom) -> Document {
         spdx_version: "SPDX-2.3".into(),
         creation_info: creation(&input.created, &input.tool),
         data_license: "CC0-1.0".into(),
-        document_namespace: format!("https://spdx.org/spdxdocs/apko-rs/index-{hex}"),
+        document_namespace: format!("https://spdx.org/spdxdocs/apko-rs/index-{digest_hex}"),
         document_describes: vec![id],
         packages,
         relationships,
