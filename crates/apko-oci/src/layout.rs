@@ -198,7 +198,8 @@ pub fn write_docker_tarball(
     {
         let mut tar = tar::Builder::new(io::BufWriter::new(tmp.as_file()));
         tar.mode(tar::HeaderMode::Deterministic);
-        let mut add = |name: &str, size: u64, blob: &Blob| -> Result<(), OutputError> {
+        // `data` is read once, straight from the caller's bytes or file.
+        let mut add = |name: &str, size: u64, data: &mut dyn io::Read| -> Result<(), OutputError> {
             let mut h = tar::Header::new_ustar();
             h.set_path(name).map_err(io_err(path))?;
             h.set_size(size);
@@ -208,11 +209,7 @@ pub fn write_docker_tarball(
             h.set_gid(0);
             h.set_entry_type(tar::EntryType::Regular);
             h.set_cksum();
-            let mut data: Box<dyn io::Read> = match blob {
-                Blob::Bytes(b) => Box::new(io::Cursor::new(b.clone())),
-                Blob::File(p) => Box::new(fs_err::File::open(p).map_err(io_err(p))?),
-            };
-            tar.append(&h, &mut data).map_err(io_err(path))
+            tar.append(&h, data).map_err(io_err(path))
         };
         let mut seen = std::collections::BTreeSet::new();
         let mut manifest = Vec::new();
@@ -224,7 +221,7 @@ pub fn write_docker_tarball(
                 add(
                     &cfg_name,
                     img.config.1.len() as u64,
-                    &Blob::Bytes(img.config.1.clone()),
+                    &mut img.config.1.as_slice(),
                 )?;
             }
             let mut layers = Vec::new();
@@ -235,7 +232,16 @@ pub fn write_docker_tarball(
                     d.digest.hex()
                 };
                 if seen.insert(name.clone()) {
-                    add(&name, d.size, b)?;
+                    match b {
+                        Blob::Bytes(bytes) => add(&name, d.size, &mut bytes.as_slice())?,
+                        Blob::File(p) => {
+                            add(
+                                &name,
+                                d.size,
+                                &mut fs_err::File::open(p).map_err(io_err(p))?,
+                            )?;
+                        }
+                    }
                 }
                 layers.push(name);
             }
@@ -249,7 +255,7 @@ pub fn write_docker_tarball(
         add(
             "manifest.json",
             manifest_json.len() as u64,
-            &Blob::Bytes(manifest_json),
+            &mut manifest_json.as_slice(),
         )?;
         for img in &sorted {
             let name = img.manifest.0.digest.to_string();
@@ -257,7 +263,7 @@ pub fn write_docker_tarball(
                 add(
                     &name,
                     img.manifest.1.len() as u64,
-                    &Blob::Bytes(img.manifest.1.clone()),
+                    &mut img.manifest.1.as_slice(),
                 )?;
             }
         }
@@ -265,7 +271,7 @@ pub fn write_docker_tarball(
         add(
             "index.json",
             index_json.len() as u64,
-            &Blob::Bytes(index_json),
+            &mut index_json.as_slice(),
         )?;
         let mut w = tar.into_inner().map_err(io_err(path))?;
         w.flush().map_err(io_err(path))?;

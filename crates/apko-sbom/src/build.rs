@@ -340,7 +340,10 @@ pub fn image_sbom(input: &ImageSbom<'_>) -> Document {
         spdx_version: "SPDX-2.3".into(),
         creation_info: creation(&input.created, &input.tool),
         data_license: "CC0-1.0".into(),
-        document_namespace: format!("https://spdx.org/spdxdocs/apko-rs/{}-{digest_hex}", input.apk_arch),
+        document_namespace: format!(
+            "https://spdx.org/spdxdocs/apko-rs/{}-{digest_hex}",
+            input.apk_arch
+        ),
         document_describes: vec![image_id],
         packages,
         relationships,
