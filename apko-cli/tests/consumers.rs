@@ -60,10 +60,8 @@ fn built() -> &'static Built {
     static BUILT: OnceLock<Built> = OnceLock::new();
     BUILT.get_or_init(|| {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("consumers");
-        if dir.exists() {
-            fs_err::remove_dir_all(&dir).unwrap();
-        }
-        fs_err::create_dir_all(dir.join("layout")).unwrap();
+        fresh_dir(&dir);
+        fs_err::create_dir(dir.join("layout")).unwrap();
         let cfg = root().join("examples/hello/apko.yaml");
         for out in ["hello.tar", "layout"] {
             let o = Command::new(env!("CARGO_BIN_EXE_apko"))
@@ -80,6 +78,15 @@ fn built() -> &'static Built {
         }
         Built { dir }
     })
+}
+
+/// `dir`, emptied (left over from an earlier run) and created.
+fn fresh_dir(dir: &Path) -> &Path {
+    if dir.exists() {
+        fs_err::remove_dir_all(dir).unwrap();
+    }
+    fs_err::create_dir_all(dir).unwrap();
+    dir
 }
 
 fn json(path: &Path) -> serde_json::Value {
@@ -481,9 +488,7 @@ fn minirootfs_of_one_package(
     use apko_build::deps::apko_apk::keys::{SignatureKind, SigningKey};
     use apko_build::deps::apko_apk::package::{PackageBuilder, PackageFile};
 
-    if work.exists() {
-        fs_err::remove_dir_all(work).unwrap();
-    }
+    fresh_dir(work);
     fs_err::create_dir_all(work.join("repo/x86_64")).unwrap();
     let mut info = PackageInfo::new(name.parse().unwrap(), "1.0-r0".parse().unwrap());
     info.arch = Some("x86_64".into());
@@ -658,10 +663,7 @@ fn glibc_uses_our_ld_so_cache() {
 fn java_trust_store_reads_with_pyjks() {
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("consumers-jks");
     let scratch = Path::new(env!("CARGO_TARGET_TMPDIR")).join("consumers-jks-scratch");
-    if scratch.exists() {
-        fs_err::remove_dir_all(&scratch).unwrap();
-    }
-    fs_err::create_dir_all(&scratch).unwrap();
+    fresh_dir(&scratch);
     let python = venv_bin("python");
     // A real certificate, and an empty store written by pyjks.
     run(
@@ -809,10 +811,7 @@ fn publish_to_a_real_registry() {
     let reg = LocalRegistry::start();
     let b = built();
     let work = b.dir.join("publish");
-    if work.exists() {
-        fs_err::remove_dir_all(&work).unwrap();
-    }
-    fs_err::create_dir_all(&work).unwrap();
+    fresh_dir(&work);
     let cfg = root().join("examples/hello/apko.yaml");
     let latest = format!("{}/test/hello:latest", reg.host);
     let v1 = format!("{}/test/hello:v1", reg.host);
@@ -892,10 +891,8 @@ fn publish_to_a_real_registry() {
 fn layered_image_unpacks_and_runs() {
     require_root("unpacking and running the image");
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("consumers-layered");
-    if work.exists() {
-        fs_err::remove_dir_all(&work).unwrap();
-    }
-    fs_err::create_dir_all(work.join("layout")).unwrap();
+    fresh_dir(&work);
+    fs_err::create_dir(work.join("layout")).unwrap();
     let example = root().join("examples/hello");
     let text = fs_err::read_to_string(example.join("apko.yaml"))
         .unwrap()
