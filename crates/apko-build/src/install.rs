@@ -197,6 +197,7 @@ pub(crate) fn install_packages<'a>(
     let infos: Vec<&PackageInfo> = packages.iter().map(|p| &p.package.control.info).collect();
     let policy = PackagePolicy { packages: &infos };
     let mut out = Vec::with_capacity(packages.len());
+    let mut ids_cache: Option<Ids> = None;
     for (i, pkg) in packages.iter().enumerate() {
         let owner = Owner(i as u32);
         let name = pkg.chosen.info.name_version();
@@ -204,10 +205,13 @@ pub(crate) fn install_packages<'a>(
         let needs_ids = pkg.package.entries.iter().any(|e| {
             !(e.uname.is_empty() || e.uname == "root") || !(e.gname.is_empty() || e.gname == "root")
         });
+        // Names are looked up in the image's own passwd/group, parsed again only after a
+        // package has installed one of them.
+        let none = Ids::default();
         let ids = if needs_ids {
-            Ids::read(fs)
+            &*ids_cache.get_or_insert_with(|| Ids::read(fs))
         } else {
-            Ids::default()
+            &none
         };
         let mut owners = Vec::with_capacity(pkg.package.entries.len());
         // Regular files this package installed (or kept), by entry path: hard link targets.
@@ -283,6 +287,14 @@ pub(crate) fn install_packages<'a>(
                 }
                 Err(err) => return Err(conflict_or(err, fs, &infos, &name, &ctx())),
             }
+        }
+        if pkg
+            .package
+            .entries
+            .iter()
+            .any(|e| matches!(e.path.as_str(), "etc/passwd" | "etc/group"))
+        {
+            ids_cache = None;
         }
         out.push(InstalledPkg {
             expanded: pkg,
