@@ -122,7 +122,7 @@ impl Builder {
             crate::sources::resolve(&self.req, &plan, &fetcher, &keyring, self.reporter.as_ref())?;
         let mut contents = LockContents::default();
         for (spec, key) in plan.keyring.iter().zip(&keys) {
-            let url = strip_credentials(spec).0;
+            let url = strip_credentials(spec);
             contents.keyring.push(LockKeyring {
                 name: strip_scheme(&url).to_owned(),
                 url,
@@ -137,7 +137,7 @@ impl Builder {
             while s.starts_with('@') {
                 s = s.split_once(' ').map_or(s, |(_, r)| r.trim_start());
             }
-            let url = strip_credentials(s.trim_end_matches('/')).0;
+            let url = strip_credentials(s.trim_end_matches('/'));
             LockRepository {
                 name: format!("{}/{arch}", strip_scheme(&url)),
                 url: format!("{url}/{arch}/APKINDEX.tar.gz"),
@@ -152,7 +152,7 @@ impl Builder {
                 let d = &e.package.digests;
                 let (s, ctl, data) = (d.signature_size, d.control_size, d.data_size);
                 let info = &e.chosen.info;
-                let repo = strip_credentials(&e.chosen.repo.url).0;
+                let repo = strip_credentials(&e.chosen.repo.url);
                 contents.packages.push(LockPackage {
                     name: info.name.to_string(),
                     url: format!("{repo}/{arch}/{}", info.file_name()),
@@ -465,7 +465,7 @@ impl Builder {
         // Credentials used to build are not shipped in the image.
         let repos: Vec<String> = repos
             .iter()
-            .map(|r| apko_apk::source::strip_credentials(r).0)
+            .map(|r| apko_apk::source::strip_credentials(r))
             .collect();
         let repo_text: String = repos.iter().map(|r| format!("{r}\n")).collect();
         post::write_owned(&mut fs, "etc/apk/repositories", &repo_text, 0o644)?;

@@ -315,7 +315,7 @@ pub(crate) fn locked_config(
     // Credentials used to build are not shipped in the image.
     let strip = |list: &mut Vec<String>| {
         for u in list.iter_mut() {
-            *u = apko_apk::source::strip_credentials(u).0;
+            *u = apko_apk::source::strip_credentials(u);
         }
     };
     strip(&mut locked.contents.repositories);

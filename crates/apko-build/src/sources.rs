@@ -515,13 +515,13 @@ pub(crate) fn locked(
             };
             // The package must come from one of the configured repositories (which also
             // gives its tag and the credentials the lock does not record).
-            let lock_url = apko_apk::source::strip_credentials(&p.url).0;
+            let lock_url = apko_apk::source::strip_credentials(&p.url);
             let file = format!("{}.apk", info.name_version());
             let repo = plan
                 .build_repos
                 .iter()
                 .find(|r| {
-                    let base = apko_apk::source::strip_credentials(&r.url).0;
+                    let base = apko_apk::source::strip_credentials(&r.url);
                     lock_url == format!("{base}/{}/{file}", arch.apk_name())
                 })
                 .ok_or_else(|| {

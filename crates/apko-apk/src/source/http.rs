@@ -1,4 +1,4 @@
-use super::{Fetch, FetchError, Transport};
+use super::{Fetch, FetchError, Transport, split_credentials};
 use base64::Engine as _;
 use std::io::{self, Read, Write};
 use std::time::Duration;
@@ -30,29 +30,12 @@ impl HttpTransport {
     }
 }
 
-/// Splits `scheme://user:pass@host/path` into the URL without userinfo and the credentials.
-fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return (url.to_owned(), None);
-    };
-    let end = rest.find('/').unwrap_or(rest.len());
-    match rest[..end].rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-            (
-                format!("{scheme}://{host}{}", &rest[end..]),
-                Some((user.to_owned(), pass.to_owned())),
-            )
-        }
-        None => (url.to_owned(), None),
-    }
-}
-
 impl Transport for HttpTransport {
     fn get(&self, url: &str, etag: Option<&str>, out: &mut dyn Write) -> Result<Fetch, FetchError> {
         let (plain, creds) = split_credentials(url);
         let mut req = self.agent.get(&plain);
         if let Some((user, pass)) = creds {
+            let pass = pass.unwrap_or("");
             let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
             req = req.header("Authorization", format!("Basic {token}"));
         }
@@ -120,7 +103,7 @@ mod tests {
     fn credentials_are_split_off() {
         let (u, c) = split_credentials("https://me:tok@host:8080/repo/x86_64/APKINDEX.tar.gz");
         assert_eq!(u, "https://host:8080/repo/x86_64/APKINDEX.tar.gz");
-        assert_eq!(c, Some(("me".into(), "tok".into())));
+        assert_eq!(c, Some(("me", Some("tok"))));
         assert_eq!(split_credentials("http://host/a").1, None);
     }
 }

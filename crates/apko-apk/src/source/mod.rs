@@ -127,33 +127,41 @@ pub fn is_remote(url: &str) -> bool {
     url.starts_with("http://") || url.starts_with("https://")
 }
 
-/// Replaces the password of `scheme://user:password@host/...` with `xxxxx`; a user name
-/// without a password (`https://TOKEN@host/`, a common way to pass a token) is replaced too.
-pub fn redact(url: &str) -> String {
+/// Splits `scheme://user:password@host/…` into the URL without user information and the
+/// user name and password (`None` when only a user name, or a token, is given).
+pub fn split_credentials(url: &str) -> (String, Option<(&str, Option<&str>)>) {
     let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:xxxxx@{host}{}", &rest[authority_end..]),
-            None => format!("{scheme}://xxxxx@{host}{}", &rest[authority_end..]),
-        },
-        None => url.to_owned(),
-    }
-}
-
-/// `url` without its user information (`scheme://user:password@host/…` → `scheme://host/…`),
-/// and whether there was any.
-pub fn strip_credentials(url: &str) -> (String, bool) {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return (url.to_owned(), false);
+        return (url.to_owned(), None);
     };
     let authority_end = rest.find('/').unwrap_or(rest.len());
     match rest[..authority_end].rsplit_once('@') {
-        Some((_, host)) => (format!("{scheme}://{host}{}", &rest[authority_end..]), true),
-        None => (url.to_owned(), false),
+        Some((userinfo, host)) => (
+            format!("{scheme}://{host}{}", &rest[authority_end..]),
+            Some(match userinfo.split_once(':') {
+                Some((user, pass)) => (user, Some(pass)),
+                None => (userinfo, None),
+            }),
+        ),
+        None => (url.to_owned(), None),
+    }
+}
+
+/// `url` without its user information (`scheme://user:password@host/…` → `scheme://host/…`).
+pub fn strip_credentials(url: &str) -> String {
+    split_credentials(url).0
+}
+
+/// Replaces the password of `scheme://user:password@host/...` with `xxxxx`; a user name
+/// without a password (`https://TOKEN@host/`, a common way to pass a token) is replaced too.
+pub fn redact(url: &str) -> String {
+    let (plain, creds) = split_credentials(url);
+    let Some((user, pass)) = creds else {
+        return plain;
+    };
+    let (scheme, rest) = plain.split_once("://").expect("credentials imply a scheme");
+    match pass {
+        Some(_) => format!("{scheme}://{user}:xxxxx@{rest}"),
+        None => format!("{scheme}://xxxxx@{rest}"),
     }
 }
 
@@ -197,11 +205,15 @@ mod tests {
         );
         assert_eq!(
             strip_credentials("https://u:secret@host/repo"),
-            ("https://host/repo".to_owned(), true)
+            "https://host/repo"
         );
         assert_eq!(
             strip_credentials("@tag https://host/repo"),
-            ("@tag https://host/repo".to_owned(), false)
+            "@tag https://host/repo"
+        );
+        assert_eq!(
+            split_credentials("https://u:p@host/x").1,
+            Some(("u", Some("p")))
         );
     }
 }
