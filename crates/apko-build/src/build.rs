@@ -115,9 +115,7 @@ impl Builder {
         };
         use apko_apk::source::strip_credentials;
         let (_work, work_path) = self.work_dir()?;
-        let plan = plan(&self.req)?;
-        let fetcher = fetcher(&self.req);
-        let (keys, keyring) = load_keys(&self.req, &plan, &fetcher)?;
+        let (plan, fetcher, keys, keyring) = self.prepare()?;
         let archs =
             crate::sources::resolve(&self.req, &plan, &fetcher, &keyring, self.reporter.as_ref())?;
         let mut contents = LockContents::default();
@@ -198,9 +196,7 @@ impl Builder {
 
     /// Resolves the packages of every architecture without building (`show-packages`).
     pub fn resolve(&self) -> Result<Vec<(Arch, Vec<ResolvedPackage>)>, BuildError> {
-        let plan = plan(&self.req)?;
-        let fetcher = fetcher(&self.req);
-        let (_, keyring) = load_keys(&self.req, &plan, &fetcher)?;
+        let (plan, fetcher, _, keyring) = self.prepare()?;
         let archs = choose(&self.req, &plan, &fetcher, &keyring, self.reporter.as_ref())?;
         Ok(archs
             .into_iter()
@@ -227,9 +223,7 @@ impl Builder {
         let (work, work_path) = self.work_dir()?;
         let mut timings = Vec::new();
         let t = Instant::now();
-        let plan = plan(&self.req)?;
-        let fetcher = fetcher(&self.req);
-        let (keys, keyring) = load_keys(&self.req, &plan, &fetcher)?;
+        let (plan, fetcher, keys, keyring) = self.prepare()?;
         self.reporter.start(
             "",
             Phase::Resolve,
@@ -306,9 +300,7 @@ impl Builder {
             reporter: self.reporter.clone(),
         };
         let (_work, work_path) = me.work_dir()?;
-        let plan = plan(&me.req)?;
-        let fetcher = fetcher(&me.req);
-        let (keys, keyring) = load_keys(&me.req, &plan, &fetcher)?;
+        let (plan, fetcher, keys, keyring) = me.prepare()?;
         let archs = choose(&me.req, &plan, &fetcher, &keyring, me.reporter.as_ref())?;
         let (fs, ids, _) = me.build_tree(&plan, &keys, &archs[0], &fetcher, &work_path)?;
         let opts = apko_fs::LayerOptions {
@@ -341,6 +333,16 @@ impl Builder {
             source: e.error,
         })?;
         Ok(())
+    }
+
+    /// What every command starts from: the plan, a fetcher, and the keys (files and keyring).
+    fn prepare(
+        &self,
+    ) -> Result<(Plan, Fetcher, Vec<KeyFile>, apko_apk::keys::Keyring), BuildError> {
+        let plan = plan(&self.req)?;
+        let fetcher = fetcher(&self.req);
+        let (keys, keyring) = load_keys(&self.req, &plan, &fetcher)?;
+        Ok((plan, fetcher, keys, keyring))
     }
 
     fn work_dir(&self) -> Result<(Option<tempfile::TempDir>, PathBuf), BuildError> {

@@ -239,8 +239,7 @@ pub(crate) fn resolve(
         .collect();
     let resolutions = resolve_archs(&plan.world, &requests)
         .map_err(|(arch, source)| BuildError::Solve { arch, source })?;
-    // Package names become file names (`<name>-<version>.apk`): a `/` would reach other
-    // directories of a local repository and of the work directory.
+    // What the chosen packages must have before anything is fetched.
     for ((arch, res), repos) in plan.archs.iter().zip(&resolutions).zip(&per_arch) {
         for p in &res.packages {
             let name = p.info.name.as_str();
@@ -259,7 +258,7 @@ pub(crate) fn resolve(
                     ),
                 ));
             }
-            if name.contains('/') || name.starts_with('.') {
+            if !usable_as_file_name(name) {
                 return Err(BuildError::invalid(
                     format!(
                         "repository {} ({}): package name `{name}` cannot be a file name",
@@ -300,6 +299,12 @@ pub(crate) fn resolve(
                 .collect(),
         })
         .collect())
+}
+
+/// Package names become file names (`<name>-<version>.apk`, work files): a `/` would reach
+/// other directories.
+fn usable_as_file_name(name: &str) -> bool {
+    !name.contains('/') && !name.starts_with('.')
 }
 
 /// A verified, expanded package: its metadata and entries, and the file holding its
@@ -492,7 +497,7 @@ pub(crate) fn locked(
                     Some("regenerate it with `apko lock`"),
                 )
             };
-            if p.name.contains('/') || p.name.starts_with('.') {
+            if !usable_as_file_name(&p.name) {
                 return Err(bad("the name cannot be a file name"));
             }
             let mut info = PackageInfo::new(
