@@ -238,7 +238,7 @@ impl Builder {
         });
         let mut images = Vec::new();
         for a in &archs {
-            let (img, _, mut t) = self.build_arch(&plan, &keys, a, &fetcher, &work_path)?;
+            let (img, mut t) = self.build_arch(&plan, &keys, a, &fetcher, &work_path)?;
             timings.append(&mut t);
             images.push(img);
         }
@@ -509,7 +509,7 @@ impl Builder {
         a: &ArchPackages,
         fetcher: &Fetcher,
         work: &Path,
-    ) -> Result<(ArchImage, FsTree, Vec<Timing>), BuildError> {
+    ) -> Result<(ArchImage, Vec<Timing>), BuildError> {
         let arch = a.arch.apk_name();
         let (fs, ids, mut info) = self.build_tree(plan, keys, a, fetcher, work)?;
         let mut timings = std::mem::take(&mut info.timings);
@@ -567,7 +567,6 @@ impl Builder {
                 created: info.created,
                 sbom,
             },
-            fs,
             timings,
         ))
     }
