@@ -90,6 +90,14 @@ impl PackageInfo {
         }
     }
 
+    /// Whether this package's `replaces` names `other` (its version constraint honoured): it
+    /// may then take over `other`'s files.
+    pub fn replaces_package(&self, other: &PackageInfo) -> bool {
+        self.replaces.iter().any(|d| {
+            d.name == other.name && d.matches(Some(&other.version), other.checksum.as_ref())
+        })
+    }
+
     /// `name-version`, as apk prints it and as package files are named.
     pub fn name_version(&self) -> String {
         format!("{}-{}", self.name, self.version)

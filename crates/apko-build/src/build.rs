@@ -14,7 +14,7 @@ use apko_apk::source::Fetcher;
 use apko_config::Arch;
 use apko_fs::FsTree;
 use apko_oci::{
-    Blob, Descriptor, Digest, ImageBlobs, Index, MEDIA_TYPE_INDEX, Reference, rfc3339, to_go_json,
+    Blob, Digest, ImageBlobs, Index, MEDIA_TYPE_INDEX, Reference, rfc3339, to_go_json,
     to_go_json_pretty,
 };
 use apko_sbom::{ImageSbom, IndexSbom, OsRelease};
@@ -480,15 +480,7 @@ impl Builder {
         });
         self.reporter.finish(arch, Phase::Install);
         let ids = Ids::read(&fs);
-        let packages = expanded
-            .iter()
-            .map(|e| {
-                let mut i = e.package.control.info.clone();
-                i.size = e.package.digests.file_size();
-                i.checksum = Some(e.package.digests.identity);
-                i
-            })
-            .collect();
+        let packages = db.packages.iter().map(|r| r.info.clone()).collect();
         Ok((
             fs,
             ids,
@@ -701,19 +693,7 @@ impl BuildOutput {
                     layers: i
                         .layers
                         .iter()
-                        .map(|l| {
-                            (
-                                Descriptor {
-                                    media_type: apko_oci::MEDIA_TYPE_LAYER_GZIP.into(),
-                                    size: l.blob.size(),
-                                    digest: Digest::from_sha256(l.blob.digests.compressed_sha256),
-                                    annotations: None,
-                                    platform: None,
-                                    artifact_type: None,
-                                },
-                                Blob::File(l.path.clone()),
-                            )
-                        })
+                        .map(|l| (l.descriptor(), Blob::File(l.path.clone())))
                         .collect(),
                     repo_tags: tag
                         .map(|t| vec![t.with_tag(&format!("{}-{suffix}", t.tag)).to_string()])

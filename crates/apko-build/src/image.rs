@@ -98,6 +98,20 @@ pub struct Layer {
     pub packages: Vec<String>,
 }
 
+impl Layer {
+    /// Its descriptor in a manifest.
+    pub fn descriptor(&self) -> Descriptor {
+        Descriptor {
+            media_type: MEDIA_TYPE_LAYER_GZIP.into(),
+            size: self.blob.size(),
+            digest: Digest::from_sha256(self.blob.digests.compressed_sha256),
+            annotations: None,
+            platform: None,
+            artifact_type: None,
+        }
+    }
+}
+
 /// The parts of one architecture's image.
 #[derive(Debug, Clone)]
 pub struct ArchImage {
@@ -167,15 +181,25 @@ pub(crate) fn make_image(
         drop(w);
         Ok((blob, path))
     };
+    // The layer of each package (by owner index); `None`: the top layer.
+    let mut layer_of: Vec<Option<usize>> = Vec::new();
+    for (i, (group, _, _)) in inputs.groups.iter().enumerate() {
+        for &o in group {
+            if layer_of.len() <= o {
+                layer_of.resize(o + 1, None);
+            }
+            layer_of[o] = Some(i);
+        }
+    }
+    let layer = |id: apko_fs::NodeId| {
+        fs.node(id)
+            .owner
+            .and_then(|Owner(o)| layer_of.get(o as usize).copied().flatten())
+    };
     let mut layers = Vec::new();
-    for (i, (group, names, db)) in inputs.groups.iter().enumerate() {
-        let owned = |_: &str, id: apko_fs::NodeId| {
-            fs.node(id)
-                .owner
-                .is_some_and(|Owner(o)| group.contains(&(o as usize)))
-        };
+    for (i, (_, names, db)) in inputs.groups.iter().enumerate() {
         let part = LayerPart {
-            include: &owned,
+            include: &|_: &str, id| layer(id) == Some(i),
             directories: false,
             replace: [("usr/lib/apk/db/installed".to_owned(), db.clone())].into(),
         };
@@ -187,15 +211,7 @@ pub(crate) fn make_image(
         });
     }
     // The top layer: directories and everything no package layer holds.
-    let in_groups: std::collections::BTreeSet<usize> = inputs
-        .groups
-        .iter()
-        .flat_map(|(g, _, _)| g.iter().copied())
-        .collect();
-    let rest = |_: &str, id: apko_fs::NodeId| match fs.node(id).owner {
-        Some(Owner(o)) => !in_groups.contains(&(o as usize)),
-        None => true,
-    };
+    let rest = |_: &str, id: apko_fs::NodeId| layer(id).is_none();
     let (blob, path) = write(
         "top",
         &LayerPart {
@@ -273,17 +289,7 @@ pub(crate) fn make_image(
         schema_version: 2,
         media_type: MEDIA_TYPE_MANIFEST.into(),
         config: config_desc.clone(),
-        layers: layers
-            .iter()
-            .map(|l| Descriptor {
-                media_type: MEDIA_TYPE_LAYER_GZIP.into(),
-                size: l.blob.size(),
-                digest: Digest::from_sha256(l.blob.digests.compressed_sha256),
-                annotations: None,
-                platform: None,
-                artifact_type: None,
-            })
-            .collect(),
+        layers: layers.iter().map(Layer::descriptor).collect(),
         annotations,
     };
     let manifest_json = to_go_json(&manifest);

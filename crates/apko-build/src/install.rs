@@ -3,7 +3,7 @@
 
 use crate::error::BuildError;
 use crate::sources::{Expanded, KeyFile};
-use apko_apk::Dependency;
+use apko_apk::index::ApkIndex;
 use apko_apk::info::PackageInfo;
 use apko_apk::installed::{InstalledDb, InstalledPackage, write_scripts_tar, write_triggers};
 use apko_apk::package::DataKind;
@@ -93,11 +93,6 @@ struct PackagePolicy<'a> {
     packages: &'a [&'a PackageInfo],
 }
 
-fn replaces(list: &[Dependency], other: &PackageInfo) -> bool {
-    list.iter()
-        .any(|d| d.name == other.name && d.matches(Some(&other.version), other.checksum.as_ref()))
-}
-
 impl ConflictPolicy for PackagePolicy<'_> {
     fn decide(&self, _path: &str, existing: &Node, incoming: &Node) -> Decision {
         let same = match (&existing.kind, &incoming.kind) {
@@ -115,12 +110,12 @@ impl ConflictPolicy for PackagePolicy<'_> {
         if old.name == new.name || (old.origin.is_some() && old.origin == new.origin) {
             return Decision::Replace;
         }
-        let old_prio = if replaces(&old.replaces, new) {
+        let old_prio = if old.replaces_package(new) {
             i64::from(old.replaces_priority.unwrap_or(0))
         } else {
             -1
         };
-        let new_prio = if replaces(&new.replaces, old) {
+        let new_prio = if new.replaces_package(old) {
             i64::from(new.replaces_priority.unwrap_or(0))
         } else {
             -1
@@ -349,9 +344,7 @@ pub(crate) fn write_db(
     let mut db = InstalledDb::default();
     for (i, p) in installed.iter().enumerate() {
         let exp = &p.expanded.package;
-        let mut info = exp.control.info.clone();
-        info.size = exp.digests.file_size();
-        info.checksum = Some(exp.digests.identity);
+        let info = ApkIndex::entry_for(&exp.control, &exp.digests);
         let owned: Vec<bool> = exp
             .entries
             .iter()
@@ -377,21 +370,13 @@ pub(crate) fn write_db(
         db.packages.push(record);
     }
     let text = db.write();
-    let infos: Vec<PackageInfo> = installed
-        .iter()
-        .map(|p| {
-            let mut info = p.expanded.package.control.info.clone();
-            info.checksum = Some(p.expanded.package.digests.identity);
-            info
-        })
-        .collect();
     let scripts = write_scripts_tar(
-        infos
+        db.packages
             .iter()
             .zip(installed)
-            .map(|(i, p)| (i, p.expanded.package.control.files.as_slice())),
+            .map(|(r, p)| (&r.info, p.expanded.package.control.files.as_slice())),
     );
-    let triggers = write_triggers(infos.iter());
+    let triggers = write_triggers(db.packages.iter().map(|r| &r.info));
     for (path, data) in [
         ("usr/lib/apk/db/installed", text.into_bytes()),
         ("usr/lib/apk/db/scripts.tar", scripts),

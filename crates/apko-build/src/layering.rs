@@ -39,11 +39,9 @@ pub(crate) fn groups(packages: &[&PackageInfo], budget: u32) -> Vec<Vec<usize>> 
     }
     // `replaces` across groups (the constraint honoured).
     for (i, p) in packages.iter().enumerate() {
-        for d in &p.replaces {
-            for (j, q) in packages.iter().enumerate() {
-                if j != i && d.name == q.name && d.matches(Some(&q.version), q.checksum.as_ref()) {
-                    union(&mut parent, i, j);
-                }
+        for (j, q) in packages.iter().enumerate() {
+            if j != i && p.replaces_package(q) {
+                union(&mut parent, i, j);
             }
         }
     }
