@@ -82,7 +82,7 @@ pub struct BuildOutput {
     pub index_sbom: Option<Vec<u8>>,
     /// Where the time went.
     pub timings: Vec<Timing>,
-    tag: String,
+    reference: Reference,
     _work: Option<tempfile::TempDir>,
 }
 
@@ -219,7 +219,7 @@ impl Builder {
     /// Builds every architecture.
     pub fn build(&self) -> Result<BuildOutput, BuildError> {
         // The reference names tarball tags and SBOM purls: refuse a bad one before working.
-        parse_reference(&self.req.tag)?;
+        let reference = parse_reference(&self.req.tag)?;
         let (work, work_path) = self.work_dir()?;
         let mut timings = Vec::new();
         let t = Instant::now();
@@ -238,7 +238,8 @@ impl Builder {
         });
         let mut images = Vec::new();
         for a in &archs {
-            let (img, mut t) = self.build_arch(&plan, &keys, a, &fetcher, &work_path)?;
+            let (img, mut t) =
+                self.build_arch(&plan, &keys, a, &fetcher, &work_path, &reference)?;
             timings.append(&mut t);
             images.push(img);
         }
@@ -274,7 +275,7 @@ impl Builder {
                         )
                     })
                     .collect(),
-                repository: repo_name(&self.req.tag),
+                repository: repo_name(&reference),
                 created: rfc3339(created),
                 tool: tool(),
                 vcs,
@@ -285,7 +286,7 @@ impl Builder {
             index_json,
             index_sbom,
             timings,
-            tag: self.req.tag.clone(),
+            reference,
             _work: work,
         })
     }
@@ -501,6 +502,7 @@ impl Builder {
         a: &ArchPackages,
         fetcher: &Fetcher,
         work: &Path,
+        reference: &Reference,
     ) -> Result<(ArchImage, Vec<Timing>), BuildError> {
         let arch = a.arch.apk_name();
         let (fs, ids, mut info) = self.build_tree(plan, keys, a, fetcher, work)?;
@@ -536,7 +538,7 @@ impl Builder {
                 let doc = apko_sbom::image_sbom(&ImageSbom {
                     image_digest: manifest.0.digest.to_string(),
                     layer_digests: layers.iter().map(|l| l.blob.digest()).collect(),
-                    repository: repo_name(&self.req.tag),
+                    repository: repo_name(reference),
                     oci_arch: a.arch.oci_name().to_owned(),
                     apk_arch: arch.to_owned(),
                     os,
@@ -605,16 +607,9 @@ fn tool() -> String {
 }
 
 /// The last path component of the image reference, for purls.
-fn repo_name(tag: &str) -> String {
-    let without_tag = match tag.rfind(':') {
-        Some(i) if !tag[i..].contains('/') => &tag[..i],
-        _ => tag,
-    };
-    without_tag
-        .rsplit('/')
-        .next()
-        .unwrap_or(without_tag)
-        .to_owned()
+fn repo_name(reference: &Reference) -> String {
+    let r = &reference.repository;
+    r.rsplit('/').next().unwrap_or(r).to_owned()
 }
 
 /// apko's build date: `SOURCE_DATE_EPOCH` when set; otherwise the newest package build date,
@@ -711,9 +706,7 @@ impl BuildOutput {
 
     /// Writes a `docker load`-able tarball at `path`, tagging each image `<tag>-<arch>`.
     pub fn write_tarball(&self, path: &Path) -> Result<(), BuildError> {
-        let reference = parse_reference(&self.tag)?;
-        let index: Index = serde_json::from_slice(&self.index_json).expect("our own index parses");
-        apko_oci::write_docker_tarball(path, &index, &self.blobs(Some(&reference)))?;
+        apko_oci::write_docker_tarball(path, &self.index_json, &self.blobs(Some(&self.reference)))?;
         Ok(())
     }
 
@@ -831,8 +824,9 @@ mod tests {
 
     #[test]
     fn repo_names() {
-        assert_eq!(repo_name("repo/img:tag"), "img");
-        assert_eq!(repo_name("localhost:5000/a/b"), "b");
-        assert_eq!(repo_name("golden"), "golden");
+        let name = |t: &str| repo_name(&t.parse().unwrap());
+        assert_eq!(name("repo/img:tag"), "img");
+        assert_eq!(name("localhost:5000/a/b"), "b");
+        assert_eq!(name("golden"), "golden");
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::digest::Digest;
 use crate::json::to_go_json;
-use crate::types::{Descriptor, Index, MEDIA_TYPE_LAYER_GZIP};
+use crate::types::{Descriptor, MEDIA_TYPE_LAYER_GZIP};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -184,7 +184,7 @@ struct TarballManifest {
 /// renamed into place.
 pub fn write_docker_tarball(
     path: &Path,
-    index: &Index,
+    index_json: &[u8],
     images: &[ImageBlobs],
 ) -> Result<(), OutputError> {
     let dir = path
@@ -267,12 +267,7 @@ pub fn write_docker_tarball(
                 )?;
             }
         }
-        let index_json = to_go_json(index);
-        add(
-            "index.json",
-            index_json.len() as u64,
-            &mut index_json.as_slice(),
-        )?;
+        add("index.json", index_json.len() as u64, &mut &index_json[..])?;
         let mut w = tar.into_inner().map_err(io_err(path))?;
         w.flush().map_err(io_err(path))?;
     }
