@@ -7,7 +7,7 @@
 
 use crate::checksum::Checksum;
 use crate::name::{PackageName, ParseNameError};
-use crate::version::{self, ParseVersionError, Version};
+use crate::version::{ParseVersionError, Version};
 use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
@@ -372,11 +372,6 @@ impl fmt::Display for Provide {
             None => f.write_str(self.name.as_str()),
         }
     }
-}
-
-/// Compares two version strings (a convenience over [`version::compare`]).
-pub fn compare_versions(a: &str, b: &str) -> Ordering {
-    version::compare(a, b)
 }
 
 #[cfg(test)]

@@ -137,10 +137,10 @@ impl InstalledPackage {
                 };
                 continue;
             }
-            let (parent, base) = e.path.rsplit_once('/').unwrap_or(("", &e.path));
-            if base.starts_with(".keep_") {
+            if e.is_keep_placeholder() {
                 continue;
             }
+            let (parent, base) = e.path.rsplit_once('/').unwrap_or(("", &e.path));
             let i = dir_of(&mut self.dirs, parent);
             let checksum = match &e.kind {
                 DataKind::CharDevice(..) | DataKind::BlockDevice(..) | DataKind::Fifo => None,

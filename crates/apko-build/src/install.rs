@@ -222,9 +222,7 @@ pub(crate) fn install_packages<'a>(
                 mtime: e.mtime,
                 xattrs: e.xattrs.clone(),
             };
-            let base = e.path.rsplit('/').next().unwrap_or(&e.path);
-            if base.starts_with(".keep_") && e.kind == DataKind::File {
-                // apk neither installs nor records these placeholder files.
+            if e.is_keep_placeholder() {
                 continue;
             }
             let sum = e.checksum.and_then(|c| c.sha1().copied());
@@ -397,7 +395,7 @@ pub(crate) fn link_lib_apk(fs: &mut FsTree) -> Result<(), BuildError> {
     {
         return Ok(());
     }
-    if let Some(id) = fs.get_nofollow("lib/apk") {
+    if fs.exists("lib/apk") {
         // Only empty directories may be replaced.
         let walk = fs.walk_from("lib/apk").map_err(err())?;
         if walk.iter().any(|(_, n)| !fs.node(*n).is_dir()) {
@@ -406,7 +404,6 @@ pub(crate) fn link_lib_apk(fs: &mut FsTree) -> Result<(), BuildError> {
                 None,
             ));
         }
-        let _ = id;
         fs.remove("lib/apk", true).map_err(err())?;
     }
     let lib = fs.mkdir_all("lib", &Meta::root(0o755)).map_err(err())?;

@@ -55,6 +55,18 @@ pub struct DataEntry {
     pub data_offset: u64,
 }
 
+impl DataEntry {
+    /// A `.keep_*` placeholder file: apk neither installs nor records these.
+    pub fn is_keep_placeholder(&self) -> bool {
+        self.kind == DataKind::File
+            && self
+                .path
+                .rsplit('/')
+                .next()
+                .is_some_and(|base| base.starts_with(".keep_"))
+    }
+}
+
 /// A verified package: control information, data entries and digests.
 #[derive(Debug, Clone)]
 pub struct ExpandedPackage {
