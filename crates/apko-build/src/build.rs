@@ -110,78 +110,42 @@ impl Builder {
     /// segments: the lockfile `apko lock` writes.
     pub fn lock(&self) -> Result<crate::lock::Lock, BuildError> {
         use crate::lock::{
-            Lock, LockConfig, LockContents, LockKeyring, LockPackage, LockRepository,
-            RangeChecksum, b64, config_checksum, strip_scheme,
+            Lock, LockConfig, LockContents, config_checksum, keyring_entry, package_entry,
+            repository_entry,
         };
-        use apko_apk::source::strip_credentials;
         let (_work, work_path) = self.work_dir()?;
         let (plan, fetcher, keys, keyring) = self.prepare()?;
         let archs =
             crate::sources::resolve(&self.req, &plan, &fetcher, &keyring, self.reporter.as_ref())?;
-        let mut contents = LockContents::default();
-        for (spec, key) in plan.keyring.iter().zip(&keys) {
-            let url = strip_credentials(spec);
-            contents.keyring.push(LockKeyring {
-                name: strip_scheme(&url).to_owned(),
-                url,
-                content: String::from_utf8_lossy(&key.pem).into_owned(),
-            });
-        }
+        let mut contents = LockContents {
+            keyring: plan
+                .keyring
+                .iter()
+                .zip(&keys)
+                .map(|(spec, key)| keyring_entry(spec, &key.pem))
+                .collect(),
+            ..LockContents::default()
+        };
         contents.keyring.sort_by(|a, b| a.name.cmp(&b.name));
         let c = &plan.config.contents;
-        let repo_lock = |spec: &str, arch: &str| {
-            // `@tag url`: the label is not part of the locked location.
-            let mut s = spec;
-            while s.starts_with('@') {
-                s = s.split_once(' ').map_or(s, |(_, r)| r.trim_start());
-            }
-            let url = strip_credentials(s.trim_end_matches('/'));
-            LockRepository {
-                name: format!("{}/{arch}", strip_scheme(&url)),
-                url: format!("{url}/{arch}/APKINDEX.tar.gz"),
-                architecture: arch.to_owned(),
-            }
-        };
         for a in &archs {
             let arch = a.arch.apk_name();
             let (expanded, _) =
                 fetch_and_expand(&self.req, &fetcher, a, &work_path, self.reporter.as_ref())?;
             for e in &expanded {
-                let d = &e.package.digests;
-                let (s, ctl, data) = (d.signature_size, d.control_size, d.data_size);
-                let info = &e.chosen.info;
-                let repo = strip_credentials(&e.chosen.repo.url);
-                contents.packages.push(LockPackage {
-                    name: info.name.to_string(),
-                    url: format!("{repo}/{arch}/{}", info.file_name()),
-                    version: info.version.to_string(),
-                    architecture: arch.to_owned(),
-                    signature: match d.signature_sha1 {
-                        Some(sum) if s > 0 => RangeChecksum {
-                            range: format!("bytes=0-{}", s - 1),
-                            checksum: format!("sha1-{}", b64(&sum)),
-                        },
-                        _ => RangeChecksum::default(),
-                    },
-                    control: RangeChecksum {
-                        range: format!("bytes={s}-{}", s + ctl - 1),
-                        checksum: format!("sha1-{}", b64(&d.signed.sha1)),
-                    },
-                    data: RangeChecksum {
-                        range: format!("bytes={}-{}", s + ctl, s + ctl + data - 1),
-                        checksum: format!("sha256-{}", b64(&d.data_sha256)),
-                    },
-                    checksum: d.identity.to_string(),
-                });
+                contents.packages.push(package_entry(
+                    &e.chosen.repo,
+                    arch,
+                    &e.chosen.info,
+                    &e.package.digests,
+                ));
             }
-            for r in &c.build_repositories {
-                contents.build_repositories.push(repo_lock(r, arch));
-            }
-            for r in &c.runtime_repositories {
-                contents.runtime_repositories.push(repo_lock(r, arch));
-            }
-            for r in &c.repositories {
-                contents.repositories.push(repo_lock(r, arch));
+            for (list, lock) in [
+                (&c.build_repositories, &mut contents.build_repositories),
+                (&c.runtime_repositories, &mut contents.runtime_repositories),
+                (&c.repositories, &mut contents.repositories),
+            ] {
+                lock.extend(list.iter().map(|r| repository_entry(r, arch)));
             }
         }
         Ok(Lock {

@@ -7,6 +7,9 @@
 //! segment SHA-256.
 
 use crate::error::BuildError;
+use apko_apk::info::PackageInfo;
+use apko_apk::package::PackageDigests;
+use apko_apk::source::{RepositoryUrl, strip_credentials};
 use apko_config::{Arch, LoadedConfig};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -125,15 +128,91 @@ pub fn config_checksum(config: &LoadedConfig) -> String {
     )
 }
 
-pub(crate) fn b64(bytes: &[u8]) -> String {
+fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// A URL or path without `http(s)://`.
-pub(crate) fn strip_scheme(s: &str) -> &str {
+fn strip_scheme(s: &str) -> &str {
     s.strip_prefix("https://")
         .or_else(|| s.strip_prefix("http://"))
         .unwrap_or(s)
+}
+
+/// A repository as configured, without its label and credentials (lockfiles are committed).
+fn plain_repository(spec: &str) -> RepositoryUrl {
+    let parsed = spec
+        .parse::<RepositoryUrl>()
+        .unwrap_or_else(|_| RepositoryUrl {
+            tag: None,
+            url: spec.trim_end_matches('/').to_owned(),
+        });
+    RepositoryUrl {
+        tag: None,
+        url: strip_credentials(&parsed.url),
+    }
+}
+
+/// The lock entry of a key: `spec` as configured, `pem` its content.
+pub(crate) fn keyring_entry(spec: &str, pem: &[u8]) -> LockKeyring {
+    let url = strip_credentials(spec);
+    LockKeyring {
+        name: strip_scheme(&url).to_owned(),
+        url,
+        content: String::from_utf8_lossy(pem).into_owned(),
+    }
+}
+
+/// The lock entry of repository `spec` (as configured) for `arch`.
+pub(crate) fn repository_entry(spec: &str, arch: &str) -> LockRepository {
+    let repo = plain_repository(spec);
+    LockRepository {
+        name: format!("{}/{arch}", strip_scheme(&repo.url)),
+        url: repo.index_url(arch),
+        architecture: arch.to_owned(),
+    }
+}
+
+/// Where a lockfile says `info` comes from in `repo`: its package URL, without credentials.
+pub(crate) fn package_url(repo: &RepositoryUrl, arch: &str, info: &PackageInfo) -> String {
+    plain_repository(&repo.url).package_url(arch, info)
+}
+
+/// `bytes=<start>-<start + len - 1>`.
+fn range(start: u64, len: u64) -> String {
+    format!("bytes={start}-{}", (start + len).saturating_sub(1))
+}
+
+/// The lock entry of a package read from `repo` (its segments measured while expanding it).
+pub(crate) fn package_entry(
+    repo: &RepositoryUrl,
+    arch: &str,
+    info: &PackageInfo,
+    d: &PackageDigests,
+) -> LockPackage {
+    let (s, ctl, data) = (d.signature_size, d.control_size, d.data_size);
+    LockPackage {
+        name: info.name.to_string(),
+        url: package_url(repo, arch, info),
+        version: info.version.to_string(),
+        architecture: arch.to_owned(),
+        signature: match d.signature_sha1 {
+            Some(sum) if s > 0 => RangeChecksum {
+                range: range(0, s),
+                checksum: format!("sha1-{}", b64(&sum)),
+            },
+            _ => RangeChecksum::default(),
+        },
+        control: RangeChecksum {
+            range: range(s, ctl),
+            checksum: format!("sha1-{}", b64(&d.signed.sha1)),
+        },
+        data: RangeChecksum {
+            range: range(s + ctl, data),
+            checksum: format!("sha256-{}", b64(&d.data_sha256)),
+        },
+        checksum: d.identity.to_string(),
+    }
 }
 
 impl Lock {

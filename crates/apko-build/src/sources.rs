@@ -521,14 +521,10 @@ pub(crate) fn locked(
             // The package must come from one of the configured repositories (which also
             // gives its tag and the credentials the lock does not record).
             let lock_url = apko_apk::source::strip_credentials(&p.url);
-            let file = format!("{}.apk", info.name_version());
             let repo = plan
                 .build_repos
                 .iter()
-                .find(|r| {
-                    let base = apko_apk::source::strip_credentials(&r.url);
-                    lock_url == format!("{base}/{}/{file}", arch.apk_name())
-                })
+                .find(|r| lock_url == crate::lock::package_url(r, arch.apk_name(), &info))
                 .ok_or_else(|| {
                     bad(&format!(
                         "its URL `{lock_url}` is not in any repository of the configuration"
