@@ -277,26 +277,29 @@ pub(crate) fn resolve(
         .iter()
         .zip(resolutions)
         .zip(&per_arch)
-        .map(|((arch, res), repos)| ArchPackages {
-            arch: *arch,
-            packages: res
-                .packages
+        .map(|((arch, res), repos)| {
+            // Each repository located once (a local path is looked up on disk).
+            let located: Vec<RepositoryUrl> = repos
                 .iter()
-                .map(|p| {
-                    let repo = repos[p.repository].0.clone();
-                    let located = RepositoryUrl {
-                        tag: repo.tag.clone(),
-                        url: locate(req, &repo.url),
-                    };
-                    Chosen {
+                .map(|(r, _)| RepositoryUrl {
+                    tag: r.tag.clone(),
+                    url: locate(req, &r.url),
+                })
+                .collect();
+            ArchPackages {
+                arch: *arch,
+                packages: res
+                    .packages
+                    .iter()
+                    .map(|p| Chosen {
                         info: p.info.clone(),
-                        url: located.package_url(arch.apk_name(), p.info),
-                        repo,
+                        url: located[p.repository].package_url(arch.apk_name(), p.info),
+                        repo: repos[p.repository].0.clone(),
                         tag: p.tag.clone(),
                         data_sha256: None,
-                    }
-                })
-                .collect(),
+                    })
+                    .collect(),
+            }
         })
         .collect())
 }
@@ -477,6 +480,15 @@ pub(crate) fn locked(
     lock: &crate::lock::Lock,
 ) -> Result<Vec<ArchPackages>, BuildError> {
     use crate::lock::{parse_checksum, range_end};
+    // Each repository located once (a local path is looked up on disk).
+    let located: Vec<RepositoryUrl> = plan
+        .build_repos
+        .iter()
+        .map(|r| RepositoryUrl {
+            tag: r.tag.clone(),
+            url: locate(req, &r.url),
+        })
+        .collect();
     let mut out = Vec::new();
     for arch in &plan.archs {
         let pkgs = lock.packages_for(*arch);
@@ -521,21 +533,18 @@ pub(crate) fn locked(
             // The package must come from one of the configured repositories (which also
             // gives its tag and the credentials the lock does not record).
             let lock_url = apko_apk::source::strip_credentials(&p.url);
-            let repo = plan
+            let r = plan
                 .build_repos
                 .iter()
-                .find(|r| lock_url == crate::lock::package_url(r, arch.apk_name(), &info))
+                .position(|r| lock_url == crate::lock::package_url(r, arch.apk_name(), &info))
                 .ok_or_else(|| {
                     bad(&format!(
                         "its URL `{lock_url}` is not in any repository of the configuration"
                     ))
                 })?;
-            let located = RepositoryUrl {
-                tag: repo.tag.clone(),
-                url: locate(req, &repo.url),
-            };
+            let repo = &plan.build_repos[r];
             packages.push(Chosen {
-                url: located.package_url(arch.apk_name(), &info),
+                url: located[r].package_url(arch.apk_name(), &info),
                 info,
                 repo: repo.clone(),
                 tag: repo.tag.clone(),
