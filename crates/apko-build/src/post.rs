@@ -99,24 +99,13 @@ pub(crate) fn accounts(fs: &mut FsTree, c: &ImageConfig) -> Result<Option<String
         let m = &mut fs.node_mut(id).meta;
         (m.uid, m.gid) = (uid, gid);
     }
-    Ok(a.accounts_run_as(&passwd))
-}
-
-trait RunAs {
-    fn accounts_run_as(&self, passwd: &str) -> Option<String>;
-}
-
-impl RunAs for apko_config::Accounts {
-    fn accounts_run_as(&self, passwd: &str) -> Option<String> {
-        let r = self.run_as.as_ref()?;
-        for line in passwd.lines() {
-            let f: Vec<&str> = line.split(':').collect();
-            if f.len() > 2 && f[0] == r {
-                return Some(f[2].to_owned());
-            }
-        }
-        Some(r.clone())
-    }
+    // `run-as`: a user name of the final /etc/passwd becomes its uid.
+    Ok(a.run_as.as_ref().map(|r| {
+        crate::install::Ids::read(fs)
+            .users
+            .get(r)
+            .map_or_else(|| r.clone(), u32::to_string)
+    }))
 }
 
 /// `paths`: directories, empty files, links and permission changes.
