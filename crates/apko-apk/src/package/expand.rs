@@ -5,7 +5,7 @@ use super::read::{Control, PackageDigests, PackageReader};
 use super::{Limits, PackageError};
 use crate::checksum::Checksum;
 use sha1::{Digest, Sha1};
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 
 /// The kind of a data entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,18 +78,6 @@ pub struct ExpandedPackage {
     pub digests: PackageDigests,
 }
 
-struct HashWriter(Sha1);
-
-impl Write for HashWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Reads and verifies a whole package, copying the decompressed data segment to `sink`.
 ///
 /// When `expected` is given (the `C:` of the index the package was chosen from), the package
@@ -120,9 +108,8 @@ pub fn expand<R: Read, W: Write>(
     while let Some(mut entry) = pr.next_entry()? {
         match &entry.kind {
             super::DataKind::File if entry.checksum.is_none() => {
-                let mut h = HashWriter(Sha1::new());
-                io::copy(&mut pr, &mut h).map_err(|e| PackageError::format(name, e))?;
-                entry.checksum = Some(Checksum::Sha1(h.0.finalize().into()));
+                // The reader hashes every file it reads: take its digest.
+                entry.checksum = pr.finish_entry()?.map(Checksum::Sha1);
             }
             super::DataKind::Symlink(target) if entry.checksum.is_none() => {
                 entry.checksum = Some(Checksum::Sha1(Sha1::digest(target.as_bytes()).into()));

@@ -298,37 +298,42 @@ impl<R: Read, W: Write> PackageReader<R, W> {
         }
     }
 
-    fn finish_current(&mut self) -> Result<(), PackageError> {
+    fn finish_current(&mut self) -> Result<Option<[u8; 20]>, PackageError> {
         let Some(mut cur) = self.current.take() else {
-            return Ok(());
+            return Ok(None);
         };
-        if let Some(hasher) = cur.hasher.as_mut() {
-            let mut buf = [0u8; 16 * 1024];
-            loop {
-                let n = self
-                    .tar
-                    .read(&mut buf)
-                    .map_err(|e| PackageError::format(&self.name, e))?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
+        let Some(mut hasher) = cur.hasher.take() else {
+            return Ok(None);
+        };
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let n = self
+                .tar
+                .read(&mut buf)
+                .map_err(|e| PackageError::format(&self.name, e))?;
+            if n == 0 {
+                break;
             }
+            hasher.update(&buf[..n]);
         }
-        if let (Some(hasher), Some(expected)) = (cur.hasher, cur.expected)
-            && let Checksum::Sha1(want) = expected
+        let got: [u8; 20] = hasher.finalize().into();
+        if let Some(Checksum::Sha1(want)) = cur.expected
+            && got != want
         {
-            let got: [u8; 20] = hasher.finalize().into();
-            if got != want {
-                return Err(PackageError::FileChecksumMismatch {
-                    package: self.name.clone(),
-                    path: std::mem::take(&mut cur.path),
-                    expected: hex::encode(want),
-                    actual: hex::encode(got),
-                });
-            }
+            return Err(PackageError::FileChecksumMismatch {
+                package: self.name.clone(),
+                path: std::mem::take(&mut cur.path),
+                expected: hex::encode(want),
+                actual: hex::encode(got),
+            });
         }
-        Ok(())
+        Ok(Some(got))
+    }
+
+    /// Reads the rest of the current entry's content, verifies it against the checksum the
+    /// package records, and returns its SHA-1 (`None` for entries without content).
+    pub fn finish_entry(&mut self) -> Result<Option<[u8; 20]>, PackageError> {
+        self.finish_current()
     }
 
     /// The next entry of the data segment; its content (for regular files) can then be read

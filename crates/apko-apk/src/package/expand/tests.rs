@@ -3,6 +3,7 @@ use crate::info::PackageInfo;
 use crate::keys::{Keyring, SignatureKind, SignaturePolicy, Verdict};
 use crate::package::{PackageBuilder, PackageFile, verify_package};
 use crate::test_keys::test_key;
+use std::io;
 
 fn info(name: &str, version: &str) -> PackageInfo {
     let mut i = PackageInfo::new(name.parse().unwrap(), version.parse().unwrap());
