@@ -324,7 +324,7 @@ impl Builder {
                     .prefix("apko-build-")
                     .tempdir()
                     .map_err(|source| BuildError::Io {
-                        path: std::env::temp_dir().display().to_string(),
+                        path: "the temporary directory".to_owned(),
                         source,
                     })?;
                 let p = t.path().to_owned();

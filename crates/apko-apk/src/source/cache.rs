@@ -73,6 +73,46 @@ impl Cache {
             .map(|s| s.trim().to_owned())
     }
 
+    /// A temporary file next to where `url` is cached, to download into: committing it is a
+    /// rename, not a copy.
+    pub(crate) fn spool(&self, url: &str) -> Result<tempfile::NamedTempFile, FetchError> {
+        let path = self.path_for(url);
+        let dir = path.parent().expect("cache paths have a parent");
+        let cache_err = |source: io::Error| FetchError::Cache {
+            path: path.display().to_string(),
+            source,
+        };
+        fs_err::create_dir_all(dir).map_err(cache_err)?;
+        tempfile::NamedTempFile::new_in(dir).map_err(cache_err)
+    }
+
+    /// Makes a complete download (from [`Cache::spool`]) the cached copy of `url`, atomically,
+    /// with its entity tag.
+    pub(crate) fn commit(
+        &self,
+        url: &str,
+        etag: Option<&str>,
+        tmp: tempfile::NamedTempFile,
+    ) -> Result<PathBuf, FetchError> {
+        let path = self.path_for(url);
+        let dir = path.parent().expect("cache paths have a parent");
+        let cache_err = |source: io::Error| FetchError::Cache {
+            path: path.display().to_string(),
+            source,
+        };
+        tmp.as_file().sync_data().map_err(cache_err)?;
+        // The old entity tag goes first: it must never describe the new content.
+        let etag_path = self.etag_path(url);
+        let _ = fs_err::remove_file(&etag_path);
+        tmp.persist(&path).map_err(|e| cache_err(e.error))?;
+        if let Some(tag) = etag {
+            let mut t = tempfile::NamedTempFile::new_in(dir).map_err(cache_err)?;
+            t.write_all(tag.as_bytes()).map_err(cache_err)?;
+            t.persist(&etag_path).map_err(|e| cache_err(e.error))?;
+        }
+        Ok(path)
+    }
+
     /// Stores `url`: `fill` writes the content into a temporary file that replaces the cached
     /// copy only when complete.
     pub fn store(
@@ -81,35 +121,16 @@ impl Cache {
         etag: Option<&str>,
         fill: impl FnOnce(&mut dyn Write) -> Result<(), FetchError>,
     ) -> Result<PathBuf, FetchError> {
-        let path = self.path_for(url);
-        let dir = path.parent().expect("cache paths have a parent");
-        let cache_err = |source: io::Error| FetchError::Cache {
-            path: path.display().to_string(),
-            source,
-        };
-        fs_err::create_dir_all(dir).map_err(cache_err)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(cache_err)?;
+        let mut tmp = self.spool(url)?;
         {
             let mut w = io::BufWriter::new(tmp.as_file_mut());
             fill(&mut w)?;
-            w.flush().map_err(cache_err)?;
+            w.flush().map_err(|source| FetchError::Cache {
+                path: self.path_for(url).display().to_string(),
+                source,
+            })?;
         }
-        tmp.as_file().sync_data().map_err(cache_err)?;
-        // The old entity tag goes first: it must never describe the new content.
-        let etag_path = self.etag_path(url);
-        let _ = fs_err::remove_file(&etag_path);
-        tmp.persist(&path).map_err(|e| cache_err(e.error))?;
-        match etag {
-            Some(tag) => {
-                let mut t = tempfile::NamedTempFile::new_in(dir).map_err(cache_err)?;
-                t.write_all(tag.as_bytes()).map_err(cache_err)?;
-                t.persist(&etag_path).map_err(|e| cache_err(e.error))?;
-            }
-            None => {
-                let _ = fs_err::remove_file(&etag_path);
-            }
-        }
-        Ok(path)
+        self.commit(url, etag, tmp)
     }
 
     /// Removes the cached copy of `url` (for example after it failed verification).

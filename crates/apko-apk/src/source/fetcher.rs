@@ -153,7 +153,10 @@ impl Fetcher {
             });
         }
         let etag = if revalidate { cache.etag(url) } else { None };
-        let mut spool = Spool::new()?;
+        // Downloaded straight into the cache directory, then renamed into place.
+        let mut spool = Spool {
+            file: cache.spool(url)?,
+        };
         match self.get(url, etag.as_deref(), &mut spool)? {
             Fetch::NotModified => match cached {
                 Some(path) => Ok(Fetched::File(path)),
@@ -161,10 +164,11 @@ impl Fetcher {
                     url: url.to_owned(),
                 }),
             },
-            Fetch::Body { etag } => {
-                let path = cache.store(url, etag.as_deref(), |w| spool.copy_to(w, url))?;
-                Ok(Fetched::File(path))
-            }
+            Fetch::Body { etag } => Ok(Fetched::File(cache.commit(
+                url,
+                etag.as_deref(),
+                spool.file,
+            )?)),
         }
     }
 
@@ -250,22 +254,10 @@ struct Spool {
 impl Spool {
     fn new() -> Result<Self, FetchError> {
         let file = tempfile::NamedTempFile::new().map_err(|source| FetchError::Cache {
-            path: std::env::temp_dir().display().to_string(),
+            path: "the temporary directory".to_owned(),
             source,
         })?;
         Ok(Spool { file })
-    }
-
-    fn copy_to(&mut self, w: &mut dyn Write, url: &str) -> Result<(), FetchError> {
-        use std::io::Seek;
-        let io = |source| FetchError::Io {
-            url: url.to_owned(),
-            source,
-        };
-        let f = self.file.as_file_mut();
-        f.seek(io::SeekFrom::Start(0)).map_err(io)?;
-        io::copy(f, w).map_err(io)?;
-        Ok(())
     }
 
     fn into_temp_path(self, url: &str) -> Result<tempfile::TempPath, FetchError> {
