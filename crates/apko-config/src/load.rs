@@ -102,37 +102,47 @@ pub fn load_str(
     name: &str,
     include_paths: &[PathBuf],
 ) -> Result<LoadedConfig, ConfigError> {
-    let source = ConfigSource {
-        path: PathBuf::from(name),
-        name: name.to_owned(),
-        bytes: text.as_bytes().to_vec(),
-        tree: locate::tree(text),
-    };
-    finish(parse_str(text, name)?, source, None, include_paths)
+    let (config, source) = parse_source(PathBuf::from(name), text.as_bytes().to_vec())?;
+    finish(config, source, None, include_paths)
 }
 
 /// Reads, parses, merges (`include`) and validates a configuration file.
 pub fn load(path: &Path, include_paths: &[PathBuf]) -> Result<LoadedConfig, ConfigError> {
+    let (config, source) = read_source(path)?;
+    finish(config, source, path.parent(), include_paths)
+}
+
+/// Reads and parses one configuration file (the top one or an included one).
+fn read_source(path: &Path) -> Result<(ImageConfig, ConfigSource), ConfigError> {
     let bytes = fs_err::read(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
         source,
     })?;
+    parse_source(path.to_owned(), bytes)
+}
+
+/// Parses the bytes of one configuration file, keeping them (for lockfile checksums) and
+/// their location tree (for error messages).
+fn parse_source(path: PathBuf, bytes: Vec<u8>) -> Result<(ImageConfig, ConfigSource), ConfigError> {
     let name = path.display().to_string();
-    let text = String::from_utf8(bytes.clone()).map_err(|_| ConfigError::Syntax {
+    let text = std::str::from_utf8(&bytes).map_err(|_| ConfigError::Syntax {
         file: name.clone(),
         line: 0,
         column: 0,
         field: None,
         message: "not UTF-8 text".to_owned(),
     })?;
-    let config = parse_str(&text, &name)?;
-    let source = ConfigSource {
-        path: path.to_owned(),
-        name,
-        bytes,
-        tree: locate::tree(&text),
-    };
-    finish(config, source, path.parent(), include_paths)
+    let config = parse_str(text, &name)?;
+    let tree = locate::tree(text);
+    Ok((
+        config,
+        ConfigSource {
+            path,
+            name,
+            bytes,
+            tree,
+        },
+    ))
 }
 
 fn finish(
@@ -197,18 +207,8 @@ fn resolve_includes(
             chain,
         });
     }
-    let bytes = fs_err::read(&path).map_err(|source| ConfigError::Read {
-        path: path.clone(),
-        source,
-    })?;
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let base = parse_str(&text, &name)?;
-    sources.push(ConfigSource {
-        path: path.clone(),
-        name,
-        bytes,
-        tree: locate::tree(&text),
-    });
+    let (base, source) = read_source(&path)?;
+    sources.push(source);
     let base = resolve_includes(base, path.parent(), include_paths, sources)?;
     config.include = None;
     Ok(merge(base, config))
