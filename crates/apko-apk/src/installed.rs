@@ -6,6 +6,7 @@ use crate::dependency::Dependency;
 use crate::index::text::{INSTALLED_ONLY, RecordBuilder};
 use crate::index::{IndexError, write_record};
 use crate::info::PackageInfo;
+use crate::name::PackageName;
 use crate::package::{ControlFile, DataEntry, DataKind};
 use crate::tar::{TarBuilder, TarEntryBuilder};
 use std::collections::BTreeMap;
@@ -364,10 +365,7 @@ impl InstalledDb {
     pub fn write(&self) -> String {
         let mut sorted: Vec<&InstalledPackage> = self.packages.iter().collect();
         sorted.sort_by(|a, b| {
-            let (x, y) = (a.info.name.as_str(), b.info.name.as_str());
-            x.to_ascii_lowercase()
-                .cmp(&y.to_ascii_lowercase())
-                .then_with(|| x.cmp(y))
+            PackageName::apk_cmp(a.info.name.as_str(), b.info.name.as_str())
                 .then_with(|| a.info.version.cmp(&b.info.version))
         });
         let mut out = String::new();

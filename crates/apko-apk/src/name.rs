@@ -49,6 +49,15 @@ impl PackageName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// apk's name order (the world, the installed database): ASCII case-insensitive first,
+    /// then byte order; without allocating.
+    pub fn apk_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+        a.bytes()
+            .map(|c| c.to_ascii_lowercase())
+            .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+            .then_with(|| a.cmp(b))
+    }
 }
 
 impl fmt::Display for PackageName {

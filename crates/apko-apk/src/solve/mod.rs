@@ -202,10 +202,7 @@ pub enum RequestError {
 /// apk's world order: case-insensitive by name first, then byte order.
 fn sort_world(world: &mut [Dep], db: &Db<'_>) {
     world.sort_by(|a, b| {
-        let (x, y) = (&db.names[a.name].text, &db.names[b.name].text);
-        x.to_ascii_lowercase()
-            .cmp(&y.to_ascii_lowercase())
-            .then_with(|| x.cmp(y))
+        crate::PackageName::apk_cmp(&db.names[a.name].text, &db.names[b.name].text)
     });
 }
 

@@ -11,3 +11,8 @@ pub use write::{TarBuilder, TarEntryBuilder};
 
 /// The tar block size.
 pub const BLOCK: usize = 512;
+
+/// Zero bytes that follow `size` bytes of entry data up to the next block.
+fn pad(size: u64) -> u64 {
+    (BLOCK as u64 - size % BLOCK as u64) % BLOCK as u64
+}

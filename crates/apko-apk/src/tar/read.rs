@@ -1,4 +1,4 @@
-use super::BLOCK;
+use super::{BLOCK, pad};
 use std::io::{self, Read};
 
 /// The type of a tar entry.
@@ -412,10 +412,6 @@ impl<R: Read> Read for TarReader<R> {
         self.remaining -= n as u64;
         Ok(n)
     }
-}
-
-fn pad(size: u64) -> u64 {
-    (BLOCK as u64 - size % BLOCK as u64) % BLOCK as u64
 }
 
 fn cstr(field: &[u8]) -> &[u8] {

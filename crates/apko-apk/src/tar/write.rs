@@ -1,4 +1,4 @@
-use super::BLOCK;
+use super::{BLOCK, pad};
 use std::io::{self, Write};
 
 /// Builds one tar entry header.
@@ -234,10 +234,6 @@ impl<W: Write> Write for TarBuilder<W> {
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
-}
-
-fn pad(size: u64) -> u64 {
-    (BLOCK as u64 - size % BLOCK as u64) % BLOCK as u64
 }
 
 fn truncate(s: &str, max: usize) -> String {
