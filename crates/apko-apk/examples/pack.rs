@@ -58,8 +58,8 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "{out}: {} ({} bytes, C:{})",
         built.info.name_version(),
-        built.file_size,
-        built.identity
+        built.file_size(),
+        built.identity()
     );
     Ok(())
 }

@@ -118,10 +118,18 @@ impl PackageFile {
 pub struct BuiltPackage {
     /// The final metadata (with `size` and `datahash` filled in, and `S:`/`C:` set).
     pub info: PackageInfo,
+}
+
+impl BuiltPackage {
     /// The package identity (`C:`).
-    pub identity: Checksum,
-    /// Size of the `.apk` file.
-    pub file_size: u64,
+    pub fn identity(&self) -> Checksum {
+        self.info.checksum.expect("a built package has its identity")
+    }
+
+    /// Size of the `.apk` file (`S:`).
+    pub fn file_size(&self) -> u64 {
+        self.info.size
+    }
 }
 
 /// Builds a v2 `.apk`: an optional signature segment, the control segment (`.PKGINFO` and
@@ -301,14 +309,9 @@ impl PackageBuilder {
         io::copy(&mut (&mut spool).take(data_len), &mut out).map_err(werr)?;
         out.flush().map_err(werr)?;
 
-        let file_size = signature.len() as u64 + control.len() as u64 + data_len;
-        self.info.size = file_size;
+        self.info.size = signature.len() as u64 + control.len() as u64 + data_len;
         self.info.checksum = Some(identity);
-        Ok(BuiltPackage {
-            info: self.info,
-            identity,
-            file_size,
-        })
+        Ok(BuiltPackage { info: self.info })
     }
 
     /// Builds the package in memory.

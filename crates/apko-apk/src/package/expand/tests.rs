@@ -51,12 +51,12 @@ fn keyring() -> Keyring {
 #[test]
 fn write_then_expand_round_trips() {
     let (built, bytes) = sample(true);
-    assert_eq!(built.file_size, bytes.len() as u64);
+    assert_eq!(built.file_size(), bytes.len() as u64);
     let (pkg, data) = expand(
         bytes.as_slice(),
         "hello.apk",
         &Limits::default(),
-        Some(&built.identity),
+        Some(&built.identity()),
         Vec::new(),
     )
     .unwrap();
@@ -64,7 +64,7 @@ fn write_then_expand_round_trips() {
     assert_eq!(pkg.control.info.installed_size, 21 + 4 + 300_000);
     assert_eq!(pkg.control.scripts().count(), 1);
     assert_eq!(pkg.control.signatures.len(), 1);
-    assert_eq!(pkg.digests.identity, built.identity);
+    assert_eq!(pkg.digests.identity, built.identity());
     assert_eq!(pkg.digests.file_size(), bytes.len() as u64);
     let paths: Vec<&str> = pkg.entries.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(
@@ -179,7 +179,7 @@ fn corrupt_data_is_refused() {
         bad.as_slice(),
         "hello.apk",
         &Limits::default(),
-        Some(&built.identity),
+        Some(&built.identity()),
         io::sink(),
     )
     .unwrap_err();
