@@ -681,7 +681,7 @@ impl BuildOutput {
     /// and the image references.
     pub fn publish(
         &self,
-        client: &apko_oci::registry::RegistryClient,
+        registry: &dyn apko_oci::registry::Registry,
         tags: &[String],
         jobs: usize,
     ) -> Result<Published, BuildError> {
@@ -714,7 +714,9 @@ impl BuildOutput {
                             chunk
                                 .iter()
                                 .map(|img| {
-                                    client.push_image(repo, img).map_err(err(repo.to_string()))
+                                    registry
+                                        .push_image(repo, img)
+                                        .map_err(err(repo.to_string()))
                                 })
                                 .collect::<Vec<_>>()
                         })
@@ -734,7 +736,7 @@ impl BuildOutput {
                 registry: r.registry.clone(),
                 name: r.repository.clone(),
             };
-            client
+            registry
                 .push_manifest(&repo, &r.tag, MEDIA_TYPE_INDEX, &self.index_json)
                 .map_err(err(r.to_string()))?;
         }

@@ -769,13 +769,31 @@ impl RegistryClient {
             })?;
         Ok((media, bytes))
     }
+}
 
-    /// Pushes one image (its layers, config and manifest, the manifest by digest) to `repo`.
-    pub fn push_image(
+/// What publishing needs from a registry: the seam between built images and the wire
+/// ([`RegistryClient`] speaks the distribution protocol; an embedder may bring its own, or a
+/// test double).
+pub trait Registry: Sync {
+    /// Uploads a blob unless the registry has it.
+    fn push_blob(
         &self,
         repo: &Repository,
-        image: &ImageBlobs,
-    ) -> Result<Digest, RegistryError> {
+        digest: &Digest,
+        blob: &Blob,
+    ) -> Result<(), RegistryError>;
+
+    /// Puts a manifest or index under `reference` (a tag or its digest); returns its digest.
+    fn push_manifest(
+        &self,
+        repo: &Repository,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<Digest, RegistryError>;
+
+    /// Pushes one image to `repo`: its layers and config, then its manifest by digest.
+    fn push_image(&self, repo: &Repository, image: &ImageBlobs) -> Result<Digest, RegistryError> {
         for (d, blob) in &image.layers {
             self.push_blob(repo, &d.digest, blob)?;
         }
@@ -790,6 +808,27 @@ impl RegistryClient {
             &image.manifest.0.media_type,
             &image.manifest.1,
         )
+    }
+}
+
+impl Registry for RegistryClient {
+    fn push_blob(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        blob: &Blob,
+    ) -> Result<(), RegistryError> {
+        RegistryClient::push_blob(self, repo, digest, blob)
+    }
+
+    fn push_manifest(
+        &self,
+        repo: &Repository,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<Digest, RegistryError> {
+        RegistryClient::push_manifest(self, repo, reference, media_type, bytes)
     }
 }
 

@@ -2,7 +2,9 @@
 //! protocol (blob uploads, manifests, bearer-token auth), including failure cases.
 #![allow(clippy::disallowed_methods, clippy::too_many_lines)]
 
-use apko_oci::registry::{Credentials, RegistryClient, Repository, StaticCredentials};
+use apko_oci::registry::{
+    Credentials, Registry as _, RegistryClient, Repository, StaticCredentials,
+};
 use apko_oci::{Blob, Descriptor, Digest, ImageBlobs, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -123,7 +123,9 @@ pub struct BuiltPackage {
 impl BuiltPackage {
     /// The package identity (`C:`).
     pub fn identity(&self) -> Checksum {
-        self.info.checksum.expect("a built package has its identity")
+        self.info
+            .checksum
+            .expect("a built package has its identity")
     }
 
     /// Size of the `.apk` file (`S:`).
