@@ -1,10 +1,11 @@
 //! Each command maps its arguments to one `apko_build` call.
 
 use crate::args::{Cli, Command, Common, ImageOpts};
-use crate::progress::Bars;
+use crate::progress::{Bars, LogWarnings};
 use crate::render::CliError;
 use apko_build::deps::apko_config::{self, Arch, LoadedConfig};
-use apko_build::{BuildError, BuildRequest, Builder, Reporter, Silent, SourceDateEpoch};
+use apko_build::deps::apko_oci::Reference;
+use apko_build::{BuildError, BuildRequest, Builder, Reporter, SourceDateEpoch};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -45,16 +46,11 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
                     Some("build a tarball with `apko build` and `docker load < it`"),
                 ));
             }
-            for t in &tags {
-                t.parse::<apko_build::deps::apko_oci::Reference>()
-                    .map_err(|e| {
-                        CliError::usage(
-                            e.to_string(),
-                            Some("use a reference like `registry.example/repo/image:tag`"),
-                        )
-                    })?;
-            }
-            let req = image_request(&config, &tags[0], &image, &common)?;
+            let tags = tags
+                .iter()
+                .map(|t| parse_reference(t))
+                .collect::<Result<Vec<_>, _>>()?;
+            let req = image_request(&config, &tags[0].to_string(), &image, &common)?;
             publish(
                 req,
                 &tags,
@@ -106,13 +102,13 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
             common,
         } => {
             let req = request(&config, "apko.local/show:latest", &common)?;
-            let archs = Builder::new(req).resolve()?;
+            let archs = Builder::new(req).with_reporter(reporter()).resolve()?;
             let several = archs.len() > 1;
-            for (arch, pkgs) in archs {
+            for a in archs {
                 if several {
-                    println!("# {}", arch.apk_name());
+                    println!("# {}", a.arch.apk_name());
                 }
-                for p in pkgs {
+                for p in a.packages {
                     println!("{}", format_package(&format, &p.name, &p.version, &p.url));
                 }
             }
@@ -179,8 +175,15 @@ fn image_request(
                 Some("create it with `apko lock`"),
             )
         })?;
-        let lock = apko_build::Lock::parse(&bytes, &name)?;
-        lock.check_config(&req.config, &name)?;
+        let lock = apko_build::Lock::parse(&bytes, &name).map_err(BuildError::from)?;
+        if !lock
+            .check_config(&req.config, &name)
+            .map_err(BuildError::from)?
+        {
+            tracing::warn!(
+                "lockfile {name} does not record its configuration's checksum; not checked"
+            );
+        }
         req.lock = Some(lock);
     }
     req.sbom = image.sbom;
@@ -206,7 +209,7 @@ fn lock(
 
 fn publish(
     req: BuildRequest,
-    tags: &[String],
+    tags: &[Reference],
     sbom_path: Option<&Path>,
     image_refs: Option<&Path>,
     insecure: &[String],
@@ -272,8 +275,18 @@ fn reporter() -> Arc<dyn Reporter> {
     if std::io::stderr().is_terminal() {
         Arc::new(Bars::new())
     } else {
-        Arc::new(Silent)
+        Arc::new(LogWarnings)
     }
+}
+
+fn parse_reference(tag: &str) -> Result<Reference, CliError> {
+    tag.parse()
+        .map_err(|e: apko_build::deps::apko_oci::ParseReferenceError| {
+            CliError::usage(
+                e.to_string(),
+                Some("use a reference like `registry.example/repo/image:tag`"),
+            )
+        })
 }
 
 fn load(config: &Path, common: &Common) -> Result<LoadedConfig, CliError> {
@@ -285,7 +298,7 @@ fn request(config: &Path, tag: &str, common: &Common) -> Result<BuildRequest, Cl
     let loaded = load(config, common)?;
     let cwd = std::env::current_dir()
         .map_err(|e| CliError::usage(format!("cannot read the current directory: {e}"), None))?;
-    let mut req = BuildRequest::new(loaded, cwd, tag);
+    let mut req = BuildRequest::new(loaded, cwd, parse_reference(tag)?);
     req.archs = parse_archs(&common.arch)?;
     req.build_date = common
         .build_date

@@ -1,4 +1,4 @@
-//! Progress on a terminal (quiet otherwise).
+//! Progress and warnings: bars on a terminal; otherwise warnings go to the log.
 
 use apko_build::{Phase, Reporter};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -50,10 +50,6 @@ impl Reporter for Bars {
         if total > 0 {
             b.set_length(total);
         }
-        if phase == Phase::Fetch {
-            let e = self.bar(arch, Phase::Expand, total);
-            e.set_length(total);
-        }
     }
 
     fn step(&self, arch: &str, phase: Phase, what: &str) {
@@ -63,14 +59,19 @@ impl Reporter for Bars {
     }
 
     fn finish(&self, arch: &str, phase: Phase) {
-        let b = self.bar(arch, phase, 0);
-        b.finish_with_message("done");
-        if phase == Phase::Expand {
-            self.bar(arch, Phase::Fetch, 0).finish_with_message("done");
-        }
+        self.bar(arch, phase, 0).finish_with_message("done");
     }
 
     fn warn(&self, message: &str) {
         let _ = self.multi.println(format!("warning: {message}"));
+    }
+}
+
+/// Not a terminal: no bars; warnings are logged (once, at `warn`).
+pub(crate) struct LogWarnings;
+
+impl Reporter for LogWarnings {
+    fn warn(&self, message: &str) {
+        tracing::warn!("{message}");
     }
 }

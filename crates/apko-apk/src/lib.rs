@@ -11,6 +11,7 @@ pub mod keys;
 pub mod name;
 pub mod package;
 pub mod pkginfo;
+pub mod repositories;
 pub mod solve;
 pub mod source;
 pub mod tar;

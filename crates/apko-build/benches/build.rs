@@ -340,7 +340,11 @@ fn build(repo: &Repo, url: &str, jobs: usize, work: &Path) -> Run {
     let (cpu0, _) = cpu_times();
     let t = Instant::now();
     let loaded = apko_build::deps::apko_config::load(&config, &[]).unwrap();
-    let mut req = BuildRequest::new(loaded, work.to_owned(), "bench.example/big:latest");
+    let mut req = BuildRequest::new(
+        loaded,
+        work.to_owned(),
+        "bench.example/big:latest".parse().unwrap(),
+    );
     req.source_date_epoch = SourceDateEpoch::Set(0);
     req.jobs = jobs;
     req.work_dir = Some(work.to_owned());
@@ -407,7 +411,7 @@ fn main() {
     let status = Command::new("tar")
         .args([
             "-xzf",
-            layer.layers[0].path.to_str().unwrap(),
+            layer.layers[0].path().to_str().unwrap(),
             "-C",
             rootfs.to_str().unwrap(),
         ])

@@ -18,7 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::process::exit(2);
     };
     let config = apko_config::load(Path::new(config), &[])?;
-    let req = BuildRequest::new(config, std::env::current_dir()?, tag);
+    let req = BuildRequest::new(config, std::env::current_dir()?, tag.parse()?);
     let built = Builder::new(req).build()?;
     let output = Path::new(output);
     if output.is_dir() {
@@ -27,7 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         built.write_tarball(output)?;
     }
     for image in &built.images {
-        println!("{}: {}", image.arch, image.manifest.0.digest);
+        println!("{}: {}", image.arch, image.manifest.descriptor.digest);
     }
     println!("index: {}", built.index_digest());
     Ok(())

@@ -1,10 +1,11 @@
+use crate::lock::LockError;
+use crate::rootfs::RootfsError;
 use apko_apk::index::IndexVerification;
 use apko_apk::package::PackageError;
 use apko_apk::solve::SolveError;
 use apko_apk::source::FetchError;
 use apko_config::ConfigError;
-use apko_fs::FsError;
-use apko_oci::OutputError;
+use apko_oci::{OutputError, ParseReferenceError};
 
 /// Why a build failed. Every variant names what it was working on; [`BuildError::hint`]
 /// suggests a fix where there is an obvious one.
@@ -14,10 +15,47 @@ pub enum BuildError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A feature of apko that apko-rs does not implement yet.
+    #[error("{feature} is not supported by apko-rs yet")]
+    Unsupported {
+        /// What (`contents.baseimage`, ...).
+        feature: &'static str,
+        /// What to do instead.
+        hint: &'static str,
+    },
+    /// A package given on the command line (`-p`) cannot be parsed.
+    #[error("package `{spec}` (from the command line)")]
+    PackageSpec {
+        /// The text.
+        spec: String,
+        /// The cause.
+        #[source]
+        source: apko_apk::dependency::ParseDependencyError,
+    },
+    /// Neither the configuration nor the command line names a repository.
+    #[error("no repositories are configured")]
+    NoRepositories,
+    /// The image reference (`repo/img:tag`) is invalid.
+    #[error("invalid image reference `{reference}`")]
+    Reference {
+        /// The text.
+        reference: String,
+        /// The cause.
+        #[source]
+        source: ParseReferenceError,
+    },
+    /// `entrypoint.command` or `cmd` cannot be split into words.
+    #[error("{field}: {message}")]
+    Command {
+        /// `entrypoint.command` or `cmd`.
+        field: &'static str,
+        /// What is wrong (an unterminated quote).
+        message: String,
+    },
     /// A key could not be read or parsed.
     #[error("cannot use key `{key}`")]
     Key {
-        /// The key as configured.
+        /// The key as configured (password redacted).
         key: String,
         /// The cause.
         #[source]
@@ -45,6 +83,29 @@ pub enum BuildError {
         #[source]
         source: IndexVerification,
     },
+    /// A signed index lists a package without the identity (`C:`) that chains it to the
+    /// signature.
+    #[error(
+        "repository {repo} ({arch}): package `{package}` has no SHA-1 identity (`C:Q1…`) in the signed index, so it cannot be verified"
+    )]
+    Unverifiable {
+        /// The repository (password redacted).
+        repo: String,
+        /// The apk architecture.
+        arch: String,
+        /// `name-version`.
+        package: String,
+    },
+    /// An index names a package with a name that cannot be a file name.
+    #[error("repository {repo} ({arch}): package name `{name}` cannot be a file name")]
+    PackageName {
+        /// The repository (password redacted).
+        repo: String,
+        /// The apk architecture.
+        arch: String,
+        /// The name.
+        name: String,
+    },
     /// No consistent package set.
     #[error("cannot resolve the packages for {arch}")]
     Solve {
@@ -54,6 +115,9 @@ pub enum BuildError {
         #[source]
         source: SolveError,
     },
+    /// A lockfile is unusable or does not fit the configuration.
+    #[error(transparent)]
+    Lock(#[from] LockError),
     /// A package could not be downloaded.
     #[error("cannot fetch package `{package}` for {arch}")]
     FetchPackage {
@@ -76,46 +140,26 @@ pub enum BuildError {
         #[source]
         source: PackageError,
     },
-    /// Two packages install different files at the same path.
-    #[error("packages `{existing}` and `{incoming}` both provide `/{path}` with different content")]
-    FileConflict {
-        /// The path.
-        path: String,
-        /// The package already installed.
-        existing: String,
-        /// The package being installed.
-        incoming: String,
+    /// A package is not the one its index or lockfile describes (size, name, pinned data).
+    #[error("package `{package}` for {arch}: {problem}")]
+    NotThePackage {
+        /// `name-version`.
+        package: String,
+        /// The apk architecture.
+        arch: String,
+        /// What differs.
+        problem: Mismatch,
     },
-    /// A package wants a path that holds another kind of entry (a file over a directory).
-    #[error(
-        "package `{incoming}` wants a {new} at `/{path}`, where {existing_owner} has a {existing}"
-    )]
-    TypeConflict {
-        /// The path.
-        path: String,
-        /// What is there.
-        existing: &'static str,
-        /// Who put it there (a package, or "the image layout").
-        existing_owner: String,
-        /// What the package wants there.
-        new: &'static str,
-        /// The package being installed.
-        incoming: String,
-    },
-    /// A filesystem operation on the image failed.
-    #[error("{context}")]
-    Fs {
-        /// What was being done.
-        context: String,
-        /// The cause.
-        #[source]
-        source: FsError,
-    },
+    /// Building the filesystem failed (conflicts, `paths`, accounts, certificates, ...).
+    #[error(transparent)]
+    Rootfs(#[from] RootfsError),
     /// Writing the output failed.
     #[error("cannot write the output")]
     Output(#[from] OutputError),
+    /// `publish` was given no tag.
+    #[error("no tag to publish to")]
+    NoTags,
     /// Pushing to a registry failed.
-    #[cfg(feature = "http")]
     #[error("cannot push to {target}")]
     Publish {
         /// The repository or reference.
@@ -133,56 +177,97 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
-    /// A request the build cannot carry out.
-    #[error("{message}")]
-    Invalid {
-        /// What is wrong.
-        message: String,
-        /// How to fix it.
-        hint: Option<String>,
+}
+
+/// How a fetched package differs from its record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Mismatch {
+    /// The file size differs from the index's `S:`.
+    #[error("the file is {actual} bytes, the signed index says {expected}")]
+    Size {
+        /// Bytes fetched.
+        actual: u64,
+        /// `S:`.
+        expected: u64,
     },
+    /// Its `.PKGINFO` names another package.
+    #[error("its .PKGINFO says `{found}`")]
+    Name {
+        /// `name-version` of the `.PKGINFO`.
+        found: String,
+    },
+    /// The data segment is not the one the lockfile pins.
+    #[error("its data segment is not the one the lockfile pins")]
+    LockPin,
 }
 
 impl BuildError {
     /// A suggestion for the user.
     pub fn hint(&self) -> Option<String> {
+        let s = |s: &str| Some(s.to_owned());
         match self {
             BuildError::Config(e) => e.hint(),
-            BuildError::Index { source, .. } => source.hint(),
-            BuildError::Invalid { hint, .. } => hint.clone(),
-            #[cfg(feature = "http")]
-            BuildError::Publish { source, .. } => source.hint().map(str::to_owned),
-            BuildError::FetchIndex { source: FetchError::NotFound { .. }, .. } => Some(
-                "check the repository URL or path and the architecture: the index is read from <repository>/<arch>/APKINDEX.tar.gz".to_owned(),
+            BuildError::Unsupported { hint, .. } => s(hint),
+            BuildError::PackageSpec { .. } => s(
+                "packages are written `name`, `name=1.2-r0`, `name>=1.2`, `name~1.2` or `name@tag`",
             ),
-            BuildError::FetchIndex { source: FetchError::Offline { .. }, .. }
-            | BuildError::FetchPackage { source: FetchError::Offline { .. }, .. } => {
-                Some("run once online with the same --cache-dir to fill the cache".to_owned())
+            BuildError::NoRepositories => {
+                s("add `contents.repositories` to the configuration or pass -r/--repository-append")
             }
-            BuildError::FileConflict { existing, incoming, .. } => Some(format!(
-                "a package can take over files of another with `replaces` (e.g. `replaces = {}` in {incoming}'s .PKGINFO), or remove one of the two from the world",
-                existing.rsplit_once('-').map_or(existing.as_str(), |(n, _)| n.rsplit_once('-').map_or(n, |(n, _)| n))
-            )),
-            BuildError::TypeConflict { .. } => Some(
-                "apk refuses this too: the two packages cannot be installed together; remove one of them from the world".to_owned(),
+            BuildError::Reference { .. } => {
+                s("use a reference like `registry.example/repo/image:tag`")
+            }
+            BuildError::Index { source, .. } => source.hint(),
+            BuildError::Unverifiable { .. } => s(
+                "regenerate the index with `apk index` or melange; with --ignore-signatures such packages are installed unverified",
             ),
+            BuildError::PackageName { .. } => s(
+                "package names may not contain `/` or start with `.`; the index is broken or hostile",
+            ),
+            BuildError::Lock(e) => s(e.hint()),
+            BuildError::Rootfs(e) => e.hint(),
+            BuildError::Publish { source, .. } => source.hint().map(str::to_owned),
+            BuildError::FetchIndex {
+                source: FetchError::NotFound { .. },
+                ..
+            } => s(
+                "check the repository URL or path and the architecture: the index is read from <repository>/<arch>/APKINDEX.tar.gz",
+            ),
+            BuildError::FetchIndex {
+                source: FetchError::Offline { .. },
+                ..
+            }
+            | BuildError::FetchPackage {
+                source: FetchError::Offline { .. },
+                ..
+            } => s("run once online with the same --cache-dir to fill the cache"),
+            BuildError::NotThePackage {
+                problem: Mismatch::Size { .. },
+                ..
+            } => s(
+                "the repository serves a different file than its index describes; if it is cached, remove the cache directory",
+            ),
+            BuildError::NotThePackage {
+                problem: Mismatch::Name { .. },
+                ..
+            } => s("the index or lockfile does not describe this package; regenerate it"),
+            BuildError::NotThePackage {
+                problem: Mismatch::LockPin,
+                ..
+            } => s("regenerate the lockfile with `apko lock` if the repository changed on purpose"),
             BuildError::Package {
                 source: PackageError::IdentityMismatch { .. },
                 ..
-            } => Some("the package differs from the one its repository index describes; if it is cached, remove the cache directory".to_owned()),
+            } => s(
+                "the package differs from the one its repository index describes; if it is cached, remove the cache directory",
+            ),
             _ => None,
         }
     }
 
-    pub(crate) fn invalid(message: impl Into<String>, hint: Option<&str>) -> Self {
-        BuildError::Invalid {
-            message: message.into(),
-            hint: hint.map(str::to_owned),
-        }
-    }
-
-    pub(crate) fn fs(context: impl Into<String>) -> impl FnOnce(FsError) -> BuildError {
-        let context = context.into();
-        move |source| BuildError::Fs { context, source }
+    pub(crate) fn io(path: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> BuildError {
+        let path = path.to_string();
+        move |source| BuildError::Io { path, source }
     }
 }

@@ -18,7 +18,7 @@
 //! # let tarball = out.path().join("hello.tar");
 //!
 //! let config = apko_config::load(Path::new("examples/hello/apko.yaml"), &[])?;
-//! let mut req = BuildRequest::new(config, std::env::current_dir()?, "example.com/hello:latest");
+//! let mut req = BuildRequest::new(config, std::env::current_dir()?, "example.com/hello:latest".parse()?);
 //! req.source_date_epoch = SourceDateEpoch::Set(0);
 //! let output = Builder::new(req).build()?;
 //! output.write_tarball(&tarball)?; // `docker load`-able; or `write_layout(dir)`
@@ -27,29 +27,32 @@
 //! ```
 #![deny(missing_docs)]
 
-mod build;
+mod builder;
 mod error;
+mod fetch;
 mod image;
-mod install;
-mod jks;
-mod layering;
-mod ldso;
 mod lock;
+mod output;
 mod plan;
-mod post;
 mod report;
 mod request;
-mod sources;
+mod resolve;
+mod rootfs;
+mod sbom;
+mod session;
 
-pub use build::{BuildOutput, Builder, Published, ResolvedPackage, Timing};
-pub use error::BuildError;
+pub use builder::{ArchResolution, Builder, ResolvedPackage};
+pub use error::{BuildError, Mismatch};
 pub use image::{ArchImage, Layer};
 pub use lock::{
-    Lock, LockConfig, LockContents, LockKeyring, LockPackage, LockRepository, RangeChecksum,
-    config_checksum,
+    Lock, LockConfig, LockContents, LockError, LockKeyring, LockPackage, LockRepository,
+    RangeChecksum, config_checksum,
 };
+pub use output::{BuildOutput, Published};
 pub use report::{Phase, Reporter, Silent};
 pub use request::{BuildRequest, SourceDateEpoch};
+pub use rootfs::RootfsError;
+pub use session::Timing;
 
 /// Re-exports of the crates a front end needs, so that it can depend on this crate alone.
 pub mod deps {

@@ -6,7 +6,6 @@
 //! resolving: each must have the locked identity (`C:`, the control segment's SHA-1) and data
 //! segment SHA-256.
 
-use crate::error::BuildError;
 use apko_apk::info::PackageInfo;
 use apko_apk::package::PackageDigests;
 use apko_apk::source::{RepositoryUrl, strip_credentials};
@@ -14,6 +13,85 @@ use apko_config::{Arch, LoadedConfig};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+/// Why a lockfile cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LockError {
+    /// It is not a lockfile.
+    #[error("lockfile {file}: {source}")]
+    Parse {
+        /// The file.
+        file: String,
+        /// The cause.
+        source: serde_json::Error,
+    },
+    /// A version of the format apko-rs does not know.
+    #[error("lockfile {file}: unknown version `{version}`")]
+    Version {
+        /// The file.
+        file: String,
+        /// Its `version`.
+        version: String,
+    },
+    /// Made by apko before 0.13, without package checksums.
+    #[error(
+        "lockfile {file}: package `{package}` ({arch}) has no checksum: the lockfile was made by apko before 0.13"
+    )]
+    NoChecksums {
+        /// The file.
+        file: String,
+        /// `name-version`.
+        package: String,
+        /// Its architecture.
+        arch: String,
+    },
+    /// Made from another version of the configuration.
+    #[error(
+        "lockfile {file} was made from another version of {config} (checksum {locked}, now {now})"
+    )]
+    ConfigChanged {
+        /// The file.
+        file: String,
+        /// The configuration's name.
+        config: String,
+        /// The checksum in the lock.
+        locked: String,
+        /// The configuration's checksum.
+        now: String,
+    },
+    /// It pins nothing for an architecture that is built.
+    #[error("the lockfile pins no packages for {arch}")]
+    NoPackages {
+        /// The apk architecture.
+        arch: String,
+    },
+    /// A package entry is unusable.
+    #[error("lockfile: package `{package}` ({arch}): {problem}")]
+    Package {
+        /// `name-version`.
+        package: String,
+        /// Its architecture.
+        arch: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+impl LockError {
+    /// What to do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            LockError::NoChecksums { .. } => {
+                "regenerate it with `apko lock` (apko >= 0.13 or apko-rs)"
+            }
+            LockError::NoPackages { .. } => {
+                "regenerate it with `apko lock` for every architecture you build"
+            }
+            _ => "regenerate it with `apko lock`",
+        }
+    }
+}
 
 /// A lockfile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -217,18 +295,16 @@ pub(crate) fn package_entry(
 
 impl Lock {
     /// Reads a lockfile; `file` names it in errors.
-    pub fn parse(bytes: &[u8], file: &str) -> Result<Lock, BuildError> {
-        let lock: Lock = serde_json::from_slice(bytes).map_err(|e| {
-            BuildError::invalid(
-                format!("lockfile {file}: {e}"),
-                Some("regenerate it with `apko lock`"),
-            )
+    pub fn parse(bytes: &[u8], file: &str) -> Result<Lock, LockError> {
+        let lock: Lock = serde_json::from_slice(bytes).map_err(|source| LockError::Parse {
+            file: file.to_owned(),
+            source,
         })?;
         if lock.version != "v1" {
-            return Err(BuildError::invalid(
-                format!("lockfile {file}: unknown version `{}`", lock.version),
-                Some("regenerate it with `apko lock`"),
-            ));
+            return Err(LockError::Version {
+                file: file.to_owned(),
+                version: lock.version,
+            });
         }
         if let Some(p) = lock
             .contents
@@ -236,13 +312,11 @@ impl Lock {
             .iter()
             .find(|p| p.checksum.is_empty())
         {
-            return Err(BuildError::invalid(
-                format!(
-                    "lockfile {file}: package `{}-{}` ({}) has no checksum: the lockfile was made by apko before 0.13",
-                    p.name, p.version, p.architecture
-                ),
-                Some("regenerate it with `apko lock` (apko >= 0.13 or apko-rs)"),
-            ));
+            return Err(LockError::NoChecksums {
+                file: file.to_owned(),
+                package: format!("{}-{}", p.name, p.version),
+                arch: p.architecture.clone(),
+            });
         }
         Ok(lock)
     }
@@ -256,26 +330,18 @@ impl Lock {
         out
     }
 
-    /// Checks that the lock was made from `config` (a lock without a configuration checksum
-    /// is accepted with a warning, as apko does).
-    pub fn check_config(&self, config: &LoadedConfig, file: &str) -> Result<(), BuildError> {
+    /// Checks that the lock was made from `config`. A lock without a configuration checksum
+    /// is accepted, as apko does: `Ok(false)` says it could not be checked (worth a warning).
+    pub fn check_config(&self, config: &LoadedConfig, file: &str) -> Result<bool, LockError> {
         match self.config.as_ref().filter(|c| !c.checksum.is_empty()) {
-            None => {
-                tracing::warn!(
-                    "lockfile {file} does not record its configuration's checksum; not checked"
-                );
-                Ok(())
-            }
-            Some(c) if c.checksum == config_checksum(config) => Ok(()),
-            Some(c) => Err(BuildError::invalid(
-                format!(
-                    "lockfile {file} was made from another version of {} (checksum {}, now {})",
-                    config.name(),
-                    c.checksum,
-                    config_checksum(config)
-                ),
-                Some("regenerate it with `apko lock`"),
-            )),
+            None => Ok(false),
+            Some(c) if c.checksum == config_checksum(config) => Ok(true),
+            Some(c) => Err(LockError::ConfigChanged {
+                file: file.to_owned(),
+                config: config.name().to_owned(),
+                locked: c.checksum.clone(),
+                now: config_checksum(config),
+            }),
         }
     }
 

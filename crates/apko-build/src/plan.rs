@@ -65,16 +65,16 @@ pub(crate) fn plan(req: &BuildRequest) -> Result<Plan, BuildError> {
         }
     }
     if c.contents.baseimage.is_some() {
-        return Err(BuildError::invalid(
-            "`contents.baseimage` (building on top of an existing image) is not supported by apko-rs yet",
-            Some("remove `contents.baseimage` and list the base packages in `contents.packages`"),
-        ));
+        return Err(BuildError::Unsupported {
+            feature: "`contents.baseimage` (building on top of an existing image)",
+            hint: "remove `contents.baseimage` and list the base packages in `contents.packages`",
+        });
     }
     if c.format == Some(apko_config::ImageFormat::Erofs) {
-        return Err(BuildError::invalid(
-            "the erofs layer format is not supported by apko-rs yet",
-            Some("use `format: tar`"),
-        ));
+        return Err(BuildError::Unsupported {
+            feature: "the erofs layer format",
+            hint: "use `format: tar`",
+        });
     }
     // World: the file's packages (located errors) then -p.
     let mut world = Vec::new();
@@ -96,17 +96,10 @@ pub(crate) fn plan(req: &BuildRequest) -> Result<Plan, BuildError> {
         .iter()
         .chain(c.contents.packages[loaded.config.contents.packages.len()..].iter());
     for spec in extra {
-        let d: Dependency =
-            spec.parse()
-                .map_err(|e: apko_apk::dependency::ParseDependencyError| {
-                    BuildError::invalid(
-                        format!(
-                            "package `{spec}` (from the command line): {e}{}",
-                            source_text(&e)
-                        ),
-                        None,
-                    )
-                })?;
+        let d: Dependency = spec.parse().map_err(|source| BuildError::PackageSpec {
+            spec: spec.clone(),
+            source,
+        })?;
         if seen.insert(d.to_string()) {
             world.push(d);
         }
@@ -139,10 +132,7 @@ pub(crate) fn plan(req: &BuildRequest) -> Result<Plan, BuildError> {
         }
     }
     if build_repos.is_empty() {
-        return Err(BuildError::invalid(
-            "no repositories are configured",
-            Some("add `contents.repositories` to the configuration or pass -r/--repository-append"),
-        ));
+        return Err(BuildError::NoRepositories);
     }
     let mut archs = match &req.archs {
         Some(a) if !a.is_empty() => a.clone(),

@@ -2,6 +2,7 @@
 
 use apko_apk::package::Limits;
 use apko_config::{Arch, LoadedConfig};
+use apko_oci::Reference;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -40,7 +41,7 @@ pub struct BuildRequest {
     /// Relative repository and key paths are resolved against this directory.
     pub base_dir: PathBuf,
     /// The image reference (`repo/img:tag`), used for tarball tags and SBOM purls.
-    pub tag: String,
+    pub tag: Reference,
     /// `--arch`: overrides the configuration's `archs`.
     pub archs: Option<Vec<Arch>>,
     /// `--build-date`: a floor for the build date (seconds since the epoch).
@@ -84,11 +85,11 @@ pub struct BuildRequest {
 
 impl BuildRequest {
     /// A request with defaults for everything but the configuration.
-    pub fn new(config: LoadedConfig, base_dir: PathBuf, tag: &str) -> Self {
+    pub fn new(config: LoadedConfig, base_dir: PathBuf, tag: Reference) -> Self {
         BuildRequest {
             config,
             base_dir,
-            tag: tag.to_owned(),
+            tag,
             archs: None,
             build_date: None,
             source_date_epoch: SourceDateEpoch::Unset,

@@ -250,6 +250,11 @@ impl Layering {
     pub fn is_enabled(&self) -> bool {
         self.strategy.as_deref().is_some_and(|s| !s.is_empty()) || self.budget.unwrap_or(0) != 0
     }
+
+    /// With layering by origin, the layer budget (0: no limit); `None`: a single layer.
+    pub fn origin_budget(&self) -> Option<u32> {
+        self.is_enabled().then(|| self.budget.unwrap_or(0))
+    }
 }
 
 /// `certificates`.

@@ -187,16 +187,8 @@ pub fn write_docker_tarball(
     index_json: &[u8],
     images: &[ImageBlobs],
 ) -> Result<(), OutputError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::Builder::new()
-        .prefix(".apko-tarball-")
-        .tempfile_in(dir)
-        .map_err(io_err(dir))?;
-    {
-        let mut tar = tar::Builder::new(io::BufWriter::new(tmp.as_file()));
+    write_atomically(path, |file| {
+        let mut tar = tar::Builder::new(io::BufWriter::new(file));
         tar.mode(tar::HeaderMode::Deterministic);
         // `data` is read once, straight from the caller's bytes or file.
         let mut add = |name: &str, size: u64, data: &mut dyn io::Read| -> Result<(), OutputError> {
@@ -270,7 +262,29 @@ pub fn write_docker_tarball(
         add("index.json", index_json.len() as u64, &mut &index_json[..])?;
         let mut w = tar.into_inner().map_err(io_err(path))?;
         w.flush().map_err(io_err(path))?;
-    }
+        Ok(())
+    })
+}
+
+/// Writes `path` atomically: `write` fills a temporary file next to it (same directory, so
+/// the rename cannot cross file systems), which is synced, made world-readable (0644) and
+/// renamed into place. On any error the temporary file is removed and `path` is untouched.
+pub fn write_atomically<E: From<OutputError>>(
+    path: &Path,
+    write: impl FnOnce(&std::fs::File) -> Result<(), E>,
+) -> Result<(), E> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .tempfile_in(dir)
+        .map_err(io_err(dir))?;
+    write(tmp.as_file())?;
     tmp.as_file().sync_all().map_err(io_err(path))?;
     set_readable(tmp.path())?;
     tmp.persist(path).map_err(|e| OutputError::Io {

@@ -21,9 +21,12 @@ mod types;
 
 pub use digest::{Digest, ParseDigestError};
 pub use json::{to_go_json, to_go_json_pretty};
-pub use layout::{Blob, ImageBlobs, OutputError, set_readable, write_docker_tarball, write_layout};
+pub use layout::{
+    Blob, ImageBlobs, OutputError, set_readable, write_atomically, write_docker_tarball,
+    write_layout,
+};
 pub use reference::{DEFAULT_REGISTRY, ParseReferenceError, Reference};
 pub use types::{
-    Descriptor, History, ImageConfig, Index, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX,
+    Descriptor, Document, History, ImageConfig, Index, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX,
     MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_MANIFEST, Manifest, Platform, RootFs, RunConfig, rfc3339,
 };

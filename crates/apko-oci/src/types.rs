@@ -53,6 +53,26 @@ impl Descriptor {
     }
 }
 
+/// A JSON document (a config, a manifest, an index) with its descriptor: the bytes are
+/// exactly what the descriptor's digest and size describe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    /// Its descriptor (for a manifest in an index: with platform and artifact type).
+    pub descriptor: Descriptor,
+    /// The serialised document.
+    pub bytes: Vec<u8>,
+}
+
+impl Document {
+    /// `bytes` described with `media_type`.
+    pub fn new(media_type: &str, bytes: Vec<u8>) -> Self {
+        Document {
+            descriptor: Descriptor::of(media_type, &bytes),
+            bytes,
+        }
+    }
+}
+
 /// An OS and CPU.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Platform {

@@ -212,32 +212,43 @@ impl Fetcher {
 
     /// Runs `work` over `items` on up to `jobs` threads; results keep the input order.
     pub fn parallel<T: Sync, R: Send>(&self, items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
-        let next = AtomicUsize::new(0);
-        let results: Vec<std::sync::Mutex<Option<R>>> =
-            items.iter().map(|_| std::sync::Mutex::new(None)).collect();
-        std::thread::scope(|s| {
-            for _ in 0..self.jobs.min(items.len()) {
-                s.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= items.len() {
-                            break;
-                        }
-                        let r = work(&items[i]);
-                        *results[i].lock().expect("no panics while holding the lock") = Some(r);
-                    }
-                });
-            }
-        });
-        results
-            .into_iter()
-            .map(|m| {
-                m.into_inner()
-                    .expect("not poisoned")
-                    .expect("every item ran")
-            })
-            .collect()
+        parallel(self.jobs, items, work)
     }
+}
+
+/// Runs `work` over `items` on up to `threads` scoped threads (at least one); results keep
+/// the input order. Work is handed out one item at a time, so slow items do not hold up a
+/// whole chunk.
+pub fn parallel<T: Sync, R: Send>(
+    threads: usize,
+    items: &[T],
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<R>>> =
+        items.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1).min(items.len()) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= items.len() {
+                        break;
+                    }
+                    let r = work(&items[i]);
+                    *results[i].lock().expect("no panics while holding the lock") = Some(r);
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .expect("not poisoned")
+                .expect("every item ran")
+        })
+        .collect()
 }
 
 /// A writer that can start over (for retries).

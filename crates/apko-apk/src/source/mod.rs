@@ -13,7 +13,7 @@ mod local;
 
 pub use cache::Cache;
 pub use error::FetchError;
-pub use fetcher::{Fetched, Fetcher};
+pub use fetcher::{Fetched, Fetcher, parallel};
 #[cfg(feature = "http")]
 pub use http::HttpTransport;
 pub use local::FileTransport;

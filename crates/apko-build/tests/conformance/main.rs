@@ -52,7 +52,11 @@ fn build(
     annotations: &[(&str, &str)],
 ) -> BuildOutput {
     let loaded = apko_build::deps::apko_config::load(config, &[]).unwrap();
-    let mut req = BuildRequest::new(loaded, base_dir.to_owned(), "example.test/conformance:1");
+    let mut req = BuildRequest::new(
+        loaded,
+        base_dir.to_owned(),
+        "example.test/conformance:1".parse().unwrap(),
+    );
     req.source_date_epoch = sde;
     req.annotations = annotations
         .iter()
@@ -125,7 +129,7 @@ fn alpine_repo_image_runs() {
         "tar",
         &[
             "-xzf",
-            image.layers[0].path.to_str().unwrap(),
+            image.layers[0].path().to_str().unwrap(),
             "-C",
             rootfs.to_str().unwrap(),
             "--numeric-owner",
@@ -135,7 +139,7 @@ fn alpine_repo_image_runs() {
     );
 
     // The image's own command, from its OCI config.
-    let config: serde_json::Value = serde_json::from_slice(&image.config.1).unwrap();
+    let config: serde_json::Value = serde_json::from_slice(&image.config.bytes).unwrap();
     let cmd: Vec<&str> = config["config"]["Cmd"]
         .as_array()
         .unwrap()
@@ -317,7 +321,7 @@ fn check_documented(group: &str, total: usize, diffs: &[Diff], documented: &[(&s
 fn alpine_repo_image_equals_official_minirootfs() {
     let dir = tempfile::tempdir().unwrap();
     let out = alpine_repo_image(dir.path());
-    let ours = Tree::from_tar_gz(&out.images[0].layers[0].path);
+    let ours = Tree::from_tar_gz(&out.images[0].layers[0].path());
     let official = Tree::from_tar_gz(&path(
         "alpine/minirootfs/alpine-minirootfs-3.20.3-x86_64.tar.gz",
     ));
@@ -390,7 +394,7 @@ fn cli_testdata_matches_apko_golden_layout() {
         let layers = manifest["layers"].as_array().unwrap();
         assert_eq!(layers.len(), 1);
         let golden_tree = Tree::from_tar_gz(&blob(layers[0]["digest"].as_str().unwrap()));
-        let ours = Tree::from_tar_gz(&image.layers[0].path);
+        let ours = Tree::from_tar_gz(&image.layers[0].path());
         // Here mtimes are compared too: both builds take the packages' build date.
         let diffs = golden_tree.diff(&ours, true);
         let total = golden_tree.paths().union(&ours.paths()).count();
@@ -406,7 +410,7 @@ fn cli_testdata_matches_apko_golden_layout() {
             &fs_err::read(blob(manifest["config"]["digest"].as_str().unwrap())).unwrap(),
         )
         .unwrap();
-        let config: serde_json::Value = serde_json::from_slice(&image.config.1).unwrap();
+        let config: serde_json::Value = serde_json::from_slice(&image.config.bytes).unwrap();
         for key in ["architecture", "os", "created", "variant"] {
             assert_eq!(config[key], golden_config[key], "config field {key}");
         }
@@ -435,7 +439,11 @@ fn lockfiles_match_apkos() {
     let config = dir.path().join("apko.yaml");
     fs_err::copy(cli.join("apko.yaml"), &config).unwrap();
     let loaded = apko_build::deps::apko_config::load(&config, &[]).unwrap();
-    let req = BuildRequest::new(loaded.clone(), dir.path().to_owned(), "example.test/lock:1");
+    let req = BuildRequest::new(
+        loaded.clone(),
+        dir.path().to_owned(),
+        "example.test/lock:1".parse().unwrap(),
+    );
     let mut lock = Builder::new(req).lock().unwrap();
     // apko records the configuration path as given on its command line: `apko.yaml`.
     lock.config.as_mut().unwrap().name = "apko.yaml".to_owned();
@@ -450,7 +458,11 @@ fn lockfiles_match_apkos() {
     let golden_lock = apko_build::Lock::parse(&golden, "apko.lock.json").unwrap();
     golden_lock.check_config(&loaded, "apko.lock.json").unwrap();
     let plain = build(&config, dir.path(), SourceDateEpoch::Unset, &[]);
-    let mut req = BuildRequest::new(loaded, dir.path().to_owned(), "example.test/conformance:1");
+    let mut req = BuildRequest::new(
+        loaded,
+        dir.path().to_owned(),
+        "example.test/conformance:1".parse().unwrap(),
+    );
     req.lock = Some(golden_lock);
     let locked = Builder::new(req).build().unwrap();
     assert_eq!(locked.index_json, plain.index_json);

@@ -94,7 +94,7 @@ annotations: {org.opencontainers.image.title: app}
     assert!(hard.kind == tar::EntryType::Link || hard.kind == tar::EntryType::Regular);
     assert_eq!(find(&e, "usr/bin/app").mode, 0o700);
     // The image config.
-    let c: serde_json::Value = serde_json::from_slice(&out.images[0].config.1).unwrap();
+    let c: serde_json::Value = serde_json::from_slice(&out.images[0].config.bytes).unwrap();
     let rc = &c["config"];
     assert_eq!(
         rc["Entrypoint"],
@@ -143,7 +143,7 @@ fn build_date_follows_apko() {
         req.source_date_epoch = sde;
         req.build_date = floor;
         let out = build(req).unwrap();
-        let c: serde_json::Value = serde_json::from_slice(&out.images[0].config.1).unwrap();
+        let c: serde_json::Value = serde_json::from_slice(&out.images[0].config.bytes).unwrap();
         (
             c["created"].as_str().unwrap().to_owned(),
             out.images[0].created,
@@ -246,7 +246,7 @@ fn busybox_links_certificates_keys_and_services() {
     );
     assert!(text(&e, "etc/apk/keys/runtime.rsa.pub").starts_with("-----BEGIN PUBLIC KEY-----"));
     assert_eq!(text(&e, "sv/web/run"), "#!/bin/execlineb\nhttpd -f\n");
-    let c: serde_json::Value = serde_json::from_slice(&out.images[0].config.1).unwrap();
+    let c: serde_json::Value = serde_json::from_slice(&out.images[0].config.bytes).unwrap();
     assert_eq!(
         c["config"]["Entrypoint"],
         serde_json::json!(["/bin/s6-svscan", "/sv"])
@@ -487,14 +487,14 @@ fn layering_by_origin() {
         ],
         "largest origin first (packages in install order), the top layer last"
     );
-    let config: serde_json::Value = serde_json::from_slice(&img.config.1).unwrap();
+    let config: serde_json::Value = serde_json::from_slice(&img.config.bytes).unwrap();
     assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 4);
     assert_eq!(config["history"].as_array().unwrap().len(), 4);
-    let manifest: serde_json::Value = serde_json::from_slice(&img.manifest.1).unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&img.manifest.bytes).unwrap();
     assert_eq!(manifest["layers"].as_array().unwrap().len(), 4);
 
     let layer = |i: usize| -> Vec<Entry> {
-        let gz = fs_err::File::open(&img.layers[i].path).unwrap();
+        let gz = fs_err::File::open(&img.layers[i].path()).unwrap();
         let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(gz));
         ar.entries()
             .unwrap()

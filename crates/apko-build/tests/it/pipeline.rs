@@ -6,7 +6,11 @@ fn example_request(threads: usize) -> apko_build::BuildRequest {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let cfg = root.join("examples/hello/apko.yaml");
     let loaded = apko_build::deps::apko_config::load(&cfg, &[]).unwrap();
-    let mut req = apko_build::BuildRequest::new(loaded, root.clone(), "example.test/hello:latest");
+    let mut req = apko_build::BuildRequest::new(
+        loaded,
+        root.clone(),
+        "example.test/hello:latest".parse().unwrap(),
+    );
     req.source_date_epoch = apko_build::SourceDateEpoch::Set(0);
     req.jobs = threads;
     req
@@ -24,14 +28,14 @@ fn builds_the_hello_example_for_two_architectures() {
         .collect();
     assert_eq!(archs, ["amd64", "arm64"]);
     for (i, img) in out.images.iter().enumerate() {
-        let manifest: Manifest = serde_json::from_slice(&img.manifest.1).unwrap();
-        assert_eq!(manifest.config.digest, Digest::of(&img.config.1));
-        assert_eq!(index.manifests[i].digest, Digest::of(&img.manifest.1));
+        let manifest: Manifest = serde_json::from_slice(&img.manifest.bytes).unwrap();
+        assert_eq!(manifest.config.digest, Digest::of(&img.config.bytes));
+        assert_eq!(index.manifests[i].digest, Digest::of(&img.manifest.bytes));
         assert_eq!(
             manifest.layers[0].size,
-            fs_err::metadata(&img.layers[0].path).unwrap().len()
+            fs_err::metadata(&img.layers[0].path()).unwrap().len()
         );
-        let config: serde_json::Value = serde_json::from_slice(&img.config.1).unwrap();
+        let config: serde_json::Value = serde_json::from_slice(&img.config.bytes).unwrap();
         assert_eq!(
             config["config"]["Entrypoint"],
             serde_json::json!(["/usr/bin/hello"])
@@ -109,8 +113,8 @@ fn layout_and_tarball_files() {
     );
     for img in &out.images {
         for d in [
-            img.manifest.0.digest,
-            img.config.0.digest,
+            img.manifest.descriptor.digest,
+            img.config.descriptor.digest,
             Digest::from_sha256(img.layers[0].blob.digests.compressed_sha256),
         ] {
             let blob = fs_err::read(layout.join("blobs/sha256").join(d.hex())).unwrap();

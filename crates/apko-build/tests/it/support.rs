@@ -126,7 +126,11 @@ pub(crate) fn request(dir: &Path, config: &str, repo: &Path) -> BuildRequest {
     let path = dir.join("apko.yaml");
     fs_err::write(&path, &text).unwrap();
     let loaded = apko_build::deps::apko_config::load(&path, &[]).unwrap();
-    let mut req = BuildRequest::new(loaded, dir.to_owned(), "example.test/img:latest");
+    let mut req = BuildRequest::new(
+        loaded,
+        dir.to_owned(),
+        "example.test/img:latest".parse().unwrap(),
+    );
     req.source_date_epoch = SourceDateEpoch::Set(0);
     req.jobs = 2;
     req
@@ -139,7 +143,7 @@ pub(crate) fn build(req: BuildRequest) -> Result<BuildOutput, BuildError> {
 /// The layer of image `i` as (path, tar header fields, content) entries.
 pub(crate) fn layer_entries(out: &BuildOutput, i: usize) -> Vec<Entry> {
     use std::io::Read;
-    let gz = fs_err::File::open(&out.images[i].layers[0].path).unwrap();
+    let gz = fs_err::File::open(&out.images[i].layers[0].path()).unwrap();
     let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(gz));
     let mut v = Vec::new();
     for e in ar.entries().unwrap() {

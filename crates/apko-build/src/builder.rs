@@ -1,0 +1,272 @@
+//! [`Builder`]: each command a short composition of the stages.
+//!
+//! ```text
+//! Session::open ─ resolve ─┬─ fetch ─ Rootfs::build ─ write_layers ─ assemble ─ sbom ─┬─ BuildOutput
+//!   (plan, keys)           └────────────── once per architecture ─────────────────────┘   (index)
+//! ```
+
+use crate::error::BuildError;
+use crate::fetch::{FetchedArch, fetch};
+use crate::image::{ArchImage, LayerSettings, assemble, write_layers};
+use crate::lock::{Lock, LockConfig, LockContents, config_checksum};
+use crate::output::BuildOutput;
+use crate::report::{Phase, Reporter, Silent};
+use crate::request::{BuildRequest, SourceDateEpoch};
+use crate::resolve::{ArchPackages, resolve};
+use crate::rootfs::Rootfs;
+use crate::session::Session;
+use apko_config::Arch;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Runs builds. Cheap to create; holds the request and where progress goes.
+#[derive(Clone)]
+pub struct Builder {
+    req: BuildRequest,
+    reporter: Arc<dyn Reporter>,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("req", &self.req)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A package chosen for an architecture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedPackage {
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Where it is fetched from.
+    pub url: String,
+    /// The repository (as configured).
+    pub repository: String,
+}
+
+/// The packages of one architecture, as [`Builder::resolve`] finds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchResolution {
+    /// The architecture.
+    pub arch: Arch,
+    /// Its packages in install order.
+    pub packages: Vec<ResolvedPackage>,
+}
+
+impl Builder {
+    /// A builder for `req`.
+    pub fn new(req: BuildRequest) -> Self {
+        Builder {
+            req,
+            reporter: Arc::new(Silent),
+        }
+    }
+
+    /// Reports progress and warnings to `reporter`.
+    pub fn with_reporter(mut self, reporter: Arc<dyn Reporter>) -> Self {
+        self.reporter = reporter;
+        self
+    }
+
+    /// The request.
+    pub fn request(&self) -> &BuildRequest {
+        &self.req
+    }
+
+    fn session(&self, req: BuildRequest) -> Result<Session, BuildError> {
+        Session::open(req, self.reporter.clone())
+    }
+
+    /// Builds every architecture.
+    pub fn build(&self) -> Result<BuildOutput, BuildError> {
+        let s = self.session(self.req.clone())?;
+        let archs = resolve_stage(&s)?;
+        let mut images = Vec::with_capacity(archs.len());
+        for a in &archs {
+            let rootfs = rootfs_stage(&s, a)?;
+            images.push(image_stage(&s, &rootfs)?);
+        }
+        let out = s.stage(None, Phase::Oci, 0, || {
+            Ok(BuildOutput::new(
+                images,
+                &s.plan.config,
+                s.req.tag.clone(),
+                s.req.sbom,
+            ))
+        })?;
+        Ok(out.with_timings(s.timings()))
+    }
+
+    /// Resolves every architecture and downloads and verifies every package to record its
+    /// segments: the lockfile `apko lock` writes.
+    pub fn lock(&self) -> Result<Lock, BuildError> {
+        use crate::lock::{keyring_entry, package_entry, repository_entry};
+        let s = self.session(self.req.clone())?;
+        let archs = resolve_stage(&s)?;
+        let mut contents = LockContents {
+            keyring: s
+                .plan
+                .keyring
+                .iter()
+                .zip(s.repos.keys())
+                .map(|(spec, key)| keyring_entry(spec, &key.pem))
+                .collect(),
+            ..LockContents::default()
+        };
+        contents.keyring.sort_by(|a, b| a.name.cmp(&b.name));
+        let c = &s.plan.config.contents;
+        for a in &archs {
+            let arch = a.arch.apk_name();
+            for e in fetch_stage(&s, a)?.packages {
+                contents.packages.push(package_entry(
+                    &e.chosen.repo,
+                    arch,
+                    &e.chosen.info,
+                    &e.package.digests,
+                ));
+            }
+            for (list, lock) in [
+                (&c.build_repositories, &mut contents.build_repositories),
+                (&c.runtime_repositories, &mut contents.runtime_repositories),
+                (&c.repositories, &mut contents.repositories),
+            ] {
+                lock.extend(list.iter().map(|r| repository_entry(r, arch)));
+            }
+        }
+        Ok(Lock {
+            version: "v1".to_owned(),
+            config: Some(LockConfig {
+                name: self.req.config.name().to_owned(),
+                checksum: config_checksum(&self.req.config),
+            }),
+            contents,
+        })
+    }
+
+    /// Resolves the packages of every architecture without building (`show-packages`).
+    pub fn resolve(&self) -> Result<Vec<ArchResolution>, BuildError> {
+        let s = self.session(self.req.clone())?;
+        Ok(resolve_stage(&s)?
+            .into_iter()
+            .map(|a| ArchResolution {
+                arch: a.arch,
+                packages: a
+                    .packages
+                    .into_iter()
+                    .map(|c| ResolvedPackage {
+                        name: c.info.name.to_string(),
+                        version: c.info.version.to_string(),
+                        url: c.url,
+                        repository: c.repo.url,
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+
+    /// Builds one architecture's filesystem and writes it as a tar (gzip'd when `out` ends in
+    /// `.gz`) — `apko build-minirootfs`.
+    pub fn build_minirootfs(&self, arch: Arch, out: &Path) -> Result<(), BuildError> {
+        let mut req = self.req.clone();
+        req.archs = Some(vec![arch]);
+        let s = self.session(req)?;
+        let archs = resolve_stage(&s)?;
+        let rootfs = rootfs_stage(&s, &archs[0])?;
+        let opts = apko_fs::LayerOptions {
+            users: rootfs.ids.user_names.clone(),
+            groups: rootfs.ids.group_names.clone(),
+            threads: s.req.jobs,
+            compression_level: s.req.compression_level,
+            ..apko_fs::LayerOptions::default()
+        };
+        let gzip = out.extension().is_some_and(|e| e == "gz");
+        s.stage(Some(arch), Phase::Layer, 0, || {
+            apko_oci::write_atomically(out, |file| {
+                let w = std::io::BufWriter::new(file);
+                let written = if gzip {
+                    apko_fs::write_layer(&rootfs.tree, &opts, w).map(|_| ())
+                } else {
+                    apko_fs::write_tar(&rootfs.tree, &opts, w).map(|_| ())
+                };
+                written.map_err(|source| {
+                    crate::rootfs::RootfsError::Fs {
+                        context: "writing the rootfs".to_owned(),
+                        source,
+                    }
+                    .into()
+                })
+            })
+        })
+    }
+}
+
+/// Stage 1 with its progress: one step per (architecture, repository) index.
+fn resolve_stage(s: &Session) -> Result<Vec<ArchPackages>, BuildError> {
+    let total = (s.plan.archs.len() * s.plan.build_repos.len()) as u64;
+    s.stage(None, Phase::Resolve, total, || resolve(s))
+}
+
+/// Stage 2 with its progress: one step per package.
+fn fetch_stage(s: &Session, a: &ArchPackages) -> Result<FetchedArch, BuildError> {
+    let fetched = s.stage(Some(a.arch), Phase::Expand, a.packages.len() as u64, || {
+        fetch(s, a)
+    })?;
+    s.record(a.arch.apk_name(), Phase::Fetch, fetched.fetch_time);
+    Ok(fetched)
+}
+
+/// Stages 2 and 3: the packages fetched and installed, and every rootfs step run.
+fn rootfs_stage(s: &Session, a: &ArchPackages) -> Result<Rootfs, BuildError> {
+    let fetched = fetch_stage(s, a)?;
+    let build_date = build_date(&s.req, &fetched);
+    let rootfs = s.stage(Some(a.arch), Phase::Install, 0, || {
+        Ok(Rootfs::build(
+            a.arch,
+            &s.plan.config,
+            s.repos.keys().to_vec(),
+            build_date,
+            fetched.packages,
+        )?)
+    })?;
+    for w in &rootfs.warnings {
+        s.warn(w);
+    }
+    Ok(rootfs)
+}
+
+/// Stages 4 and 5: layers written, config and manifest assembled, SBOM.
+fn image_stage(s: &Session, rootfs: &Rootfs) -> Result<ArchImage, BuildError> {
+    let settings = LayerSettings {
+        threads: s.req.jobs.max(1),
+        level: s.req.compression_level,
+    };
+    let mut image = s.stage(Some(rootfs.arch), Phase::Layer, 0, || {
+        let layers = write_layers(rootfs, &s.plan.config, settings, &s.work)?;
+        assemble(rootfs, layers, &s.plan.config)
+    })?;
+    if s.req.sbom {
+        image.sbom = Some(s.stage(Some(rootfs.arch), Phase::Sbom, 0, || {
+            Ok(crate::sbom::image(rootfs, &image, &s.req.tag))
+        })?);
+    }
+    Ok(image)
+}
+
+/// apko's build date: `SOURCE_DATE_EPOCH` when set; otherwise the newest package build date,
+/// with `--build-date` as a floor. (Set but empty: `--build-date` or 0.)
+fn build_date(req: &BuildRequest, fetched: &FetchedArch) -> i64 {
+    let floor = req.build_date.unwrap_or(0);
+    match req.source_date_epoch {
+        SourceDateEpoch::Set(v) => v,
+        SourceDateEpoch::Empty => floor,
+        SourceDateEpoch::Unset => fetched
+            .packages
+            .iter()
+            .filter_map(|e| e.package.control.info.build_time)
+            .map(|t| i64::try_from(t).unwrap_or(i64::MAX))
+            .fold(floor, i64::max),
+    }
+}

@@ -1,0 +1,172 @@
+//! Writing the layers of an image: one, or with `layering` one per package group plus a top
+//! layer.
+
+use super::layering;
+use crate::error::BuildError;
+use crate::rootfs::Rootfs;
+use crate::session::WorkDir;
+use apko_config::ImageConfig;
+use apko_fs::{LayerBlob, LayerOptions, LayerPart, NodeId, Owner, write_layer_part};
+use apko_oci::{Descriptor, Digest, MEDIA_TYPE_LAYER_GZIP};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// One layer of an image: a compressed tar in the build's work directory, kept alive as long
+/// as the layer is.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    /// Its digests and sizes.
+    pub blob: LayerBlob,
+    /// The packages whose files it holds (empty for the top layer, which holds directories
+    /// and what the builder wrote; and for single-layer images, which hold everything).
+    pub packages: Vec<String>,
+    path: PathBuf,
+    /// The directory holding `path` (a temporary one is removed when the last layer and
+    /// build output referring to it are dropped).
+    _work: Arc<WorkDir>,
+}
+
+impl Layer {
+    /// Its descriptor in a manifest.
+    pub fn descriptor(&self) -> Descriptor {
+        Descriptor {
+            media_type: MEDIA_TYPE_LAYER_GZIP.into(),
+            size: self.blob.size(),
+            digest: Digest::from_sha256(self.blob.digests.compressed_sha256),
+            annotations: None,
+            platform: None,
+            artifact_type: None,
+        }
+    }
+
+    /// The digest of the uncompressed tar (the config's `diff_id`).
+    pub fn diff_id(&self) -> Digest {
+        Digest::from_sha256(self.blob.digests.uncompressed_sha256)
+    }
+
+    /// The file holding the compressed layer; it exists as long as this value does.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// How layers are written.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LayerSettings {
+    /// Compression threads.
+    pub(crate) threads: usize,
+    /// gzip level.
+    pub(crate) level: u32,
+}
+
+/// A package layer of `layering`.
+struct LayerGroup {
+    /// Indices (owners) of its packages.
+    packages: Vec<usize>,
+    /// Their names.
+    names: Vec<String>,
+    /// The installed database of just these packages (it replaces the full one in the
+    /// layer, so that each layer describes what it holds).
+    installed_db: Vec<u8>,
+}
+
+/// The package layers of `layering` (none without it).
+fn groups(c: &ImageConfig, rootfs: &Rootfs) -> Vec<LayerGroup> {
+    let Some(budget) = c
+        .layering
+        .as_ref()
+        .and_then(apko_config::Layering::origin_budget)
+    else {
+        return Vec::new();
+    };
+    let infos: Vec<&apko_apk::info::PackageInfo> = rootfs.package_infos().collect();
+    layering::groups(&infos, budget)
+        .into_iter()
+        .map(|g| {
+            let names = g.iter().map(|&i| infos[i].name.to_string()).collect();
+            let db = apko_apk::installed::InstalledDb {
+                packages: g.iter().map(|&i| rootfs.db.packages[i].clone()).collect(),
+            };
+            LayerGroup {
+                packages: g,
+                names,
+                installed_db: db.write().into_bytes(),
+            }
+        })
+        .collect()
+}
+
+/// Writes the layers of `rootfs` into `work`, bottom first.
+pub(crate) fn write_layers(
+    rootfs: &Rootfs,
+    c: &ImageConfig,
+    settings: LayerSettings,
+    work: &Arc<WorkDir>,
+) -> Result<Vec<Layer>, BuildError> {
+    let fs = &rootfs.tree;
+    let opts = LayerOptions {
+        compression_level: settings.level,
+        threads: settings.threads,
+        users: rootfs.ids.user_names.clone(),
+        groups: rootfs.ids.group_names.clone(),
+        ..LayerOptions::default()
+    };
+    let arch = rootfs.arch.apk_name();
+    let write = |name: &str, part: &LayerPart<'_>, packages: Vec<String>| {
+        let path = work.path().join(format!("layer-{arch}-{name}.tar.gz"));
+        let file = fs_err::File::create(&path).map_err(BuildError::io(path.display()))?;
+        let (blob, w) = write_layer_part(
+            fs,
+            &opts,
+            std::io::BufWriter::with_capacity(1 << 20, file),
+            part,
+        )
+        .map_err(|source| {
+            BuildError::Rootfs(crate::rootfs::RootfsError::Fs {
+                context: format!("writing the {arch} layer"),
+                source,
+            })
+        })?;
+        drop(w);
+        Ok::<_, BuildError>(Layer {
+            blob,
+            packages,
+            path,
+            _work: work.clone(),
+        })
+    };
+    let groups = groups(c, rootfs);
+    // The layer of each package (by owner index); `None`: the top layer.
+    let mut layer_of: Vec<Option<usize>> = Vec::new();
+    for (i, group) in groups.iter().enumerate() {
+        for &o in &group.packages {
+            if layer_of.len() <= o {
+                layer_of.resize(o + 1, None);
+            }
+            layer_of[o] = Some(i);
+        }
+    }
+    let layer = |id: NodeId| {
+        fs.node(id)
+            .owner
+            .and_then(|Owner(o)| layer_of.get(o as usize).copied().flatten())
+    };
+    let mut layers = Vec::with_capacity(groups.len() + 1);
+    for (i, group) in groups.into_iter().enumerate() {
+        let part = LayerPart {
+            include: &|_: &str, id| layer(id) == Some(i),
+            directories: false,
+            replace: [("usr/lib/apk/db/installed".to_owned(), group.installed_db)].into(),
+        };
+        layers.push(write(&i.to_string(), &part, group.names)?);
+    }
+    // The top layer: directories and everything no package layer holds.
+    let rest = |_: &str, id: NodeId| layer(id).is_none();
+    let top = LayerPart {
+        include: &rest,
+        directories: true,
+        replace: std::collections::BTreeMap::new(),
+    };
+    layers.push(write("top", &top, Vec::new())?);
+    Ok(layers)
+}

@@ -1,0 +1,200 @@
+//! The last stage, output: the index over the images (pure), then writing it as an OCI
+//! layout, a docker tarball and SBOM files, or pushing it to a registry.
+
+use crate::error::BuildError;
+use crate::image::ArchImage;
+use crate::plan::annotations;
+use crate::session::{Pool, Timing};
+use apko_oci::{Blob, Digest, ImageBlobs, Index, MEDIA_TYPE_INDEX, Reference, rfc3339, to_go_json};
+use std::path::{Path, PathBuf};
+
+/// A finished build: one image per architecture and the index over them, ready to be
+/// written as an OCI layout or a docker tarball.
+#[derive(Debug)]
+pub struct BuildOutput {
+    /// The images, sorted by architecture.
+    pub images: Vec<ArchImage>,
+    /// The index JSON.
+    pub index_json: Vec<u8>,
+    /// The index SPDX document, serialised.
+    pub index_sbom: Option<Vec<u8>>,
+    /// Where the time went.
+    pub timings: Vec<Timing>,
+    reference: Reference,
+}
+
+/// What [`BuildOutput::publish`] pushed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// `registry/repository@sha256:…` of the index.
+    pub index: String,
+    /// The same for each architecture's image, in index order.
+    pub images: Vec<String>,
+}
+
+impl BuildOutput {
+    /// The index over `images` (and its SBOM when `sbom`).
+    pub(crate) fn new(
+        images: Vec<ArchImage>,
+        config: &apko_config::ImageConfig,
+        reference: Reference,
+        sbom: bool,
+    ) -> BuildOutput {
+        let created = images.iter().map(|i| i.created).max().unwrap_or(0);
+        let index = Index {
+            schema_version: 2,
+            media_type: MEDIA_TYPE_INDEX.into(),
+            manifests: images
+                .iter()
+                .map(|i| i.manifest.descriptor.clone())
+                .collect(),
+            annotations: annotations(config, &rfc3339(created)),
+        };
+        let index_json = to_go_json(&index);
+        let index_sbom = sbom.then(|| {
+            crate::sbom::index(
+                &index_json,
+                &images,
+                created,
+                config.vcs_url.as_deref(),
+                &reference,
+            )
+        });
+        BuildOutput {
+            images,
+            index_json,
+            index_sbom,
+            timings: Vec::new(),
+            reference,
+        }
+    }
+
+    pub(crate) fn with_timings(mut self, timings: Vec<Timing>) -> BuildOutput {
+        self.timings = timings;
+        self
+    }
+
+    /// The digest of the index.
+    pub fn index_digest(&self) -> Digest {
+        Digest::of(&self.index_json)
+    }
+
+    /// The reference the images were built for.
+    pub fn reference(&self) -> &Reference {
+        &self.reference
+    }
+
+    fn blobs(&self, tag: Option<&Reference>) -> Vec<ImageBlobs> {
+        self.images
+            .iter()
+            .map(|i| {
+                let (arch, variant) = i.arch.oci_platform();
+                let suffix = match variant {
+                    Some(v) => format!("{arch}-{v}"),
+                    None => arch.to_owned(),
+                };
+                ImageBlobs {
+                    manifest: (i.manifest.descriptor.clone(), i.manifest.bytes.clone()),
+                    config: (i.config.descriptor.clone(), i.config.bytes.clone()),
+                    layers: i
+                        .layers
+                        .iter()
+                        .map(|l| (l.descriptor(), Blob::File(l.path().to_owned())))
+                        .collect(),
+                    repo_tags: tag
+                        .map(|t| vec![t.with_tag(&format!("{}-{suffix}", t.tag)).to_string()])
+                        .unwrap_or_default(),
+                }
+            })
+            .collect()
+    }
+
+    /// Writes an OCI image layout into `dir` (created if needed).
+    pub fn write_layout(&self, dir: &Path) -> Result<(), BuildError> {
+        apko_oci::write_layout(dir, &self.index_json, &self.blobs(None))?;
+        Ok(())
+    }
+
+    /// Writes a `docker load`-able tarball at `path`, tagging each image `<tag>-<arch>`.
+    pub fn write_tarball(&self, path: &Path) -> Result<(), BuildError> {
+        apko_oci::write_docker_tarball(path, &self.index_json, &self.blobs(Some(&self.reference)))?;
+        Ok(())
+    }
+
+    /// Pushes the images and the index to a registry, as `apko publish` does: every image
+    /// (blobs, then its manifest by digest) to each repository named in `tags`, then the index
+    /// to every tag; images in parallel on `jobs` threads. Returns the index reference
+    /// (`registry/repo@sha256:…`, for the first tag) and the image references.
+    pub fn publish(
+        &self,
+        registry: &dyn apko_oci::registry::Registry,
+        tags: &[Reference],
+        jobs: usize,
+    ) -> Result<Published, BuildError> {
+        use apko_oci::registry::Repository;
+        let Some(first) = tags.first() else {
+            return Err(BuildError::NoTags);
+        };
+        let repository = |r: &Reference| Repository {
+            registry: r.registry.clone(),
+            name: r.repository.clone(),
+        };
+        let mut repos: Vec<Repository> = tags.iter().map(repository).collect();
+        repos.sort();
+        repos.dedup();
+        let blobs = self.blobs(None);
+        let err = |target: String| move |source| BuildError::Publish { target, source };
+        let pool = Pool::new(jobs);
+        for repo in &repos {
+            for pushed in pool.map(&blobs, |img| registry.push_image(repo, img)) {
+                pushed.map_err(err(repo.to_string()))?;
+            }
+        }
+        for r in tags {
+            registry
+                .push_manifest(&repository(r), &r.tag, MEDIA_TYPE_INDEX, &self.index_json)
+                .map_err(err(r.to_string()))?;
+        }
+        let at = |digest: &Digest| format!("{}/{}@{digest}", first.registry, first.repository);
+        Ok(Published {
+            index: at(&self.index_digest()),
+            images: self
+                .images
+                .iter()
+                .map(|i| at(&i.manifest.descriptor.digest))
+                .collect(),
+        })
+    }
+
+    /// Writes `sbom-<arch>.spdx.json` for every image and `sbom-index.spdx.json` into `dir`;
+    /// returns the files written.
+    pub fn write_sboms(&self, dir: &Path) -> Result<Vec<PathBuf>, BuildError> {
+        fs_err::create_dir_all(dir).map_err(BuildError::io(dir.display()))?;
+        let mut written = Vec::new();
+        let named = self
+            .images
+            .iter()
+            .filter_map(|i| {
+                let name = format!("sbom-{}.spdx.json", i.arch.apk_name());
+                i.sbom.as_ref().map(|s| (name, s))
+            })
+            .chain(
+                self.index_sbom
+                    .as_ref()
+                    .map(|s| ("sbom-index.spdx.json".to_owned(), s)),
+            );
+        for (name, data) in named {
+            let p = dir.join(name);
+            write_file(&p, data)?;
+            written.push(p);
+        }
+        Ok(written)
+    }
+}
+
+/// Writes a small output file atomically (the one helper: [`apko_oci::write_atomically`]).
+pub(crate) fn write_file(path: &Path, data: &[u8]) -> Result<(), BuildError> {
+    apko_oci::write_atomically(path, |mut f| {
+        std::io::Write::write_all(&mut f, data).map_err(BuildError::io(path.display()))
+    })
+}
