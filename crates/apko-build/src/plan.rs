@@ -51,7 +51,7 @@ pub(crate) fn plan(req: &BuildRequest) -> Result<Plan, BuildError> {
         c.annotations.insert(k.clone(), v.clone());
     }
     // s6 service bundles.
-    if c.entrypoint.kind.as_deref() == Some("service-bundle") {
+    if c.entrypoint.is_service_bundle() {
         c.entrypoint.command = Some("/bin/s6-svscan /sv".to_owned());
         c.contents.packages.push("s6".to_owned());
     }

@@ -29,6 +29,6 @@ pub use error::ConfigError;
 pub use load::{ConfigSource, LoadedConfig, load, load_str, merge, parse_str};
 pub use locate::Location;
 pub use types::{
-    Accounts, BaseImage, Certificates, Contents, Entrypoint, Group, ImageConfig, ImageFormat,
-    InlineFile, Layering, PathMutation, PathType, User,
+    Accounts, BaseImage, Certificates, Contents, Entrypoint, EntrypointKind, Group, ImageConfig,
+    ImageFormat, InlineFile, Layering, PathMutation, PathType, User,
 };

@@ -126,9 +126,10 @@ pub struct BaseImage {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Entrypoint {
-    /// `service-bundle` for an s6 supervision tree; other values are ignored (as apko).
+    /// `service-bundle` for an s6 supervision tree; other values are kept but ignored (as
+    /// apko).
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    pub kind: Option<EntrypointKind>,
     /// The command, shell-split into `Entrypoint`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
@@ -142,6 +143,42 @@ pub struct Entrypoint {
     /// s6 services: name → command line.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub services: BTreeMap<String, String>,
+}
+
+impl Entrypoint {
+    /// An s6 supervision tree (`type: service-bundle`).
+    pub fn is_service_bundle(&self) -> bool {
+        self.kind == Some(EntrypointKind::ServiceBundle)
+    }
+}
+
+/// `entrypoint.type`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntrypointKind {
+    /// `service-bundle`: an s6 supervision tree of `services`.
+    ServiceBundle,
+    /// Any other value: kept (in `/etc/apko.json`), otherwise ignored, as apko does.
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for EntrypointKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(if s == "service-bundle" {
+            EntrypointKind::ServiceBundle
+        } else {
+            EntrypointKind::Other(s)
+        })
+    }
+}
+
+impl Serialize for EntrypointKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(match self {
+            EntrypointKind::ServiceBundle => "service-bundle",
+            EntrypointKind::Other(o) => o,
+        })
+    }
 }
 
 /// `accounts`.

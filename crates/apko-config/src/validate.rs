@@ -127,7 +127,7 @@ pub(crate) fn validate(l: &LoadedConfig) -> Result<(), ConfigError> {
             ));
         }
     }
-    if c.entrypoint.kind.as_deref() == Some("service-bundle") && c.entrypoint.services.is_empty() {
+    if c.entrypoint.is_service_bundle() && c.entrypoint.services.is_empty() {
         return Err(l.invalid(
             "entrypoint.services",
             "a service-bundle entrypoint needs at least one service",

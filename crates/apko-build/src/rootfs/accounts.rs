@@ -1,6 +1,6 @@
 //! `accounts`: users, groups, `/etc/shadow`, home directories and `run-as`.
 
-use super::{Ids, Rootfs, RootfsError, append_lines, read_text};
+use super::{Ids, Rootfs, RootfsError, append_lines};
 use apko_config::ImageConfig;
 use apko_fs::{FsTree, Meta};
 
@@ -50,16 +50,9 @@ fn accounts(fs: &mut FsTree, c: &ImageConfig) -> Result<Option<String>, RootfsEr
         }
     }
     // Home directories of every account, as apko.
-    let passwd = read_text(fs, "etc/passwd").unwrap_or_default();
-    for line in passwd.lines() {
-        let f: Vec<&str> = line.split(':').collect();
-        if f.len() < 6 {
-            continue;
-        }
-        let (uid, gid, home) = (f[2].parse::<u32>(), f[3].parse::<u32>(), f[5]);
-        let (Ok(uid), Ok(gid)) = (uid, gid) else {
-            continue;
-        };
+    let ids = Ids::read(fs);
+    for h in &ids.homes {
+        let (uid, gid, home) = (h.uid, h.gid, h.path.as_str());
         if home.is_empty() || home == "/dev/null" || fs.exists(home) {
             continue;
         }
@@ -76,10 +69,7 @@ fn accounts(fs: &mut FsTree, c: &ImageConfig) -> Result<Option<String>, RootfsEr
         (m.uid, m.gid) = (uid, gid);
     }
     // `run-as`: a user name of the final /etc/passwd becomes its uid.
-    Ok(a.run_as.as_ref().map(|r| {
-        Ids::read(fs)
-            .users
-            .get(r)
-            .map_or_else(|| r.clone(), u32::to_string)
-    }))
+    Ok(a.run_as
+        .as_ref()
+        .map(|r| ids.users.get(r).map_or_else(|| r.clone(), u32::to_string)))
 }

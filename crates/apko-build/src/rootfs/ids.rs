@@ -10,15 +10,38 @@ pub(crate) struct Ids {
     pub(crate) groups: BTreeMap<String, u32>,
     pub(crate) user_names: BTreeMap<u32, String>,
     pub(crate) group_names: BTreeMap<u32, String>,
+    /// Every account of `/etc/passwd` with numeric ids and a home field, in file order.
+    pub(crate) homes: Vec<Home>,
+}
+
+/// An account's home directory and owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Home {
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    pub(crate) path: String,
 }
 
 impl Ids {
     pub(crate) fn read(fs: &FsTree) -> Ids {
-        let parse = |path: &str| -> (BTreeMap<String, u32>, BTreeMap<u32, String>) {
+        let mut homes = Vec::new();
+        let mut parse = |path: &str| -> (BTreeMap<String, u32>, BTreeMap<u32, String>) {
             let mut by_name = BTreeMap::new();
             let mut by_id = BTreeMap::new();
             if let Ok(text) = fs.read_path(path) {
                 for l in String::from_utf8_lossy(&text).lines() {
+                    if path == "etc/passwd" {
+                        let f: Vec<&str> = l.split(':').collect();
+                        if let [_, _, uid, gid, _, home, ..] = f[..]
+                            && let (Ok(uid), Ok(gid)) = (uid.parse(), gid.parse())
+                        {
+                            homes.push(Home {
+                                uid,
+                                gid,
+                                path: home.to_owned(),
+                            });
+                        }
+                    }
                     let mut f = l.split(':');
                     let (Some(name), Some(id)) =
                         (f.next(), f.nth(1).and_then(|x| x.parse::<u32>().ok()))
@@ -38,6 +61,7 @@ impl Ids {
             groups,
             user_names,
             group_names,
+            homes,
         }
     }
 

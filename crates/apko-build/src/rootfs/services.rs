@@ -7,7 +7,7 @@ use apko_fs::Meta;
 /// The s6 supervision tree of a `service-bundle` entrypoint.
 pub(crate) fn apply(r: &mut Rootfs, c: &ImageConfig) -> Result<(), RootfsError> {
     let fs = &mut r.tree;
-    if c.entrypoint.kind.as_deref() != Some("service-bundle") {
+    if !c.entrypoint.is_service_bundle() {
         return Ok(());
     }
     for (name, cmd) in &c.entrypoint.services {
