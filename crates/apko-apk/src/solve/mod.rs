@@ -27,6 +27,7 @@ mod db;
 mod multi;
 mod murmur;
 mod report;
+mod select;
 mod solver;
 
 pub use multi::{ArchRequest, resolve_archs};

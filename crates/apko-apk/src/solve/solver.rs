@@ -1,26 +1,25 @@
 //! The solver proper: apk-tools 2.14's propagating, non-backtracking selection
-//! (see docs/solver.md for the algorithm and its sources).
+//! (see docs/solver.md for the algorithm and its sources). This file holds the state and the
+//! propagation (discovery, constraints, reconsidering names); `select.rs` decides names.
 
 use super::db::{
-    AVAILABLE, DEFAULT_TAG_MASK, Db, Dep, IGNORE_CONFLICT, IGNORE_UPGRADE, LATEST, NameId,
-    NameState, PkgId, PkgState, REINSTALL, UPGRADE,
+    AVAILABLE, DEFAULT_TAG_MASK, Db, Dep, IGNORE_CONFLICT, NameId, NameState, PkgId, PkgState,
 };
 use crate::dependency::{Constraint, Dependency};
 use crate::version::Version;
-use std::cmp::Ordering;
 use std::collections::VecDeque;
 
 pub(crate) struct Solver<'a> {
     pub(crate) db: Db<'a>,
-    dirty: VecDeque<NameId>,
+    pub(super) dirty: VecDeque<NameId>,
     /// Front is index 0; new names are pushed at the front.
-    unresolved: VecDeque<NameId>,
+    pub(super) unresolved: VecDeque<NameId>,
     pub(crate) errors: u32,
     pub(crate) ignore_conflict: bool,
     flags_inherit: u8,
     pinning_inherit: u32,
     global_flags: u8,
-    self_upgrade: bool,
+    pub(super) self_upgrade: bool,
 }
 
 /// apk's `apk_dep_is_provided`: does the provider `(pkg, version)` satisfy `dep`?
@@ -194,14 +193,14 @@ impl<'a> Solver<'a> {
         }
     }
 
-    fn remove_unresolved(&mut self, n: NameId) {
+    pub(super) fn remove_unresolved(&mut self, n: NameId) {
         if self.db.names[n].s.in_unresolved {
             self.db.names[n].s.in_unresolved = false;
             self.unresolved.retain(|&x| x != n);
         }
     }
 
-    fn reeval_rdeps(&mut self, n: NameId) {
+    pub(super) fn reeval_rdeps(&mut self, n: NameId) {
         for i in 0..self.db.names[n].rdepends.len() {
             let m = self.db.names[n].rdepends[i];
             if self.db.names[m].s.seen {
@@ -211,7 +210,7 @@ impl<'a> Solver<'a> {
         }
     }
 
-    fn reeval_riif(&mut self, n: NameId) {
+    pub(super) fn reeval_riif(&mut self, n: NameId) {
         for i in 0..self.db.names[n].rinstall_if.len() {
             let m = self.db.names[n].rinstall_if[i];
             if self.db.names[m].s.seen && !self.db.names[m].s.no_iif {
@@ -221,7 +220,7 @@ impl<'a> Solver<'a> {
         }
     }
 
-    fn reeval_riif_pkg(&mut self, p: PkgId) {
+    pub(super) fn reeval_riif_pkg(&mut self, p: PkgId) {
         self.reeval_riif(self.db.pkgs[p].name);
         for i in 0..self.db.pkgs[p].provides.len() {
             let n = self.db.pkgs[p].provides[i].0;
@@ -229,7 +228,7 @@ impl<'a> Solver<'a> {
         }
     }
 
-    fn disqualify(&mut self, p: PkgId) {
+    pub(super) fn disqualify(&mut self, p: PkgId) {
         self.db.pkgs[p].s.selectable = false;
         self.reeval_rdeps(self.db.pkgs[p].name);
         for i in 0..self.db.pkgs[p].provides.len() {
@@ -272,7 +271,7 @@ impl<'a> Solver<'a> {
         self.db.pkgs[p].s.tag_ok |= repos & allowed != 0;
     }
 
-    fn apply_constraint(&mut self, parent: Option<PkgId>, d: &Dep) {
+    pub(super) fn apply_constraint(&mut self, parent: Option<PkgId>, d: &Dep) {
         if d.dep.conflict && self.ignore_conflict {
             return;
         }
@@ -488,200 +487,6 @@ impl<'a> Solver<'a> {
             }
             self.disqualify(p);
         }
-    }
-
-    fn pick_next(&self) -> Option<NameId> {
-        let mut best: Option<NameId> = None;
-        for &n in &self.unresolved {
-            let s = &self.db.names[n].s;
-            if s.reverse_deps_done && s.requirers > 0 && !s.has_options {
-                return Some(n);
-            }
-            if best.is_none_or(|b| self.dequeue_less(n, b)) {
-                best = Some(n);
-            }
-        }
-        best
-    }
-
-    /// Whether `a` should be decided before `b` (2.14.4 ordering).
-    fn dequeue_less(&self, a: NameId, b: NameId) -> bool {
-        let (na, nb) = (&self.db.names[a], &self.db.names[b]);
-        let keys = |n: &super::db::Name| {
-            (
-                n.solver_flags_set,
-                std::cmp::Reverse(n.priority),
-                n.s.max_dep_chain,
-                n.s.requirers > 0,
-            )
-        };
-        keys(na) > keys(nb)
-    }
-
-    fn select_package(&mut self, name: NameId) {
-        let mut best: Option<(PkgId, Option<Version>)> = None;
-        let s = &self.db.names[name].s;
-        if s.requirers > 0 || s.has_iif {
-            let requirers = s.requirers;
-            for pi in 0..self.db.names[name].providers.len() {
-                let prov = self.db.names[name].providers[pi].clone();
-                let pkg = &self.db.pkgs[prov.pkg];
-                if requirers == 0 && (!pkg.s.iif_triggered || !pkg.s.tag_ok) {
-                    continue;
-                }
-                if prov.version.is_none()
-                    && self.db.names[pkg.name].s.requirers == 0
-                    && pkg.info.provider_priority.unwrap_or(0) == 0
-                {
-                    continue;
-                }
-                let better = match &best {
-                    None => true,
-                    Some((bp, bv)) => {
-                        self.compare_providers(
-                            (prov.pkg, prov.version.as_ref()),
-                            (*bp, bv.as_ref()),
-                        ) == Ordering::Greater
-                    }
-                };
-                if better {
-                    best = Some((prov.pkg, prov.version));
-                }
-            }
-        }
-        match best {
-            Some((p, _)) => {
-                if !self.db.pkgs[p].s.selectable || !self.db.pkgs[p].s.tag_ok {
-                    self.mark_error(Some(p));
-                }
-                let own = self.db.pkgs[p].name;
-                let version = self.db.pkgs[p].info.version.clone();
-                self.assign(own, Some(p), Some(&version));
-                for qi in 0..self.db.pkgs[p].provides.len() {
-                    let (pn, pv) = self.db.pkgs[p].provides[qi].clone();
-                    self.assign(pn, Some(p), pv.as_ref());
-                }
-                let deps = self.db.pkgs[p].depends.clone();
-                for d in &deps {
-                    self.apply_constraint(Some(p), d);
-                }
-            }
-            None => {
-                self.assign(name, None, None);
-                if self.db.names[name].s.requirers > 0 {
-                    self.errors += 1;
-                }
-            }
-        }
-    }
-
-    fn assign(&mut self, n: NameId, pkg: Option<PkgId>, version: Option<&Version>) {
-        if self.db.names[n].s.locked {
-            if version.is_none() && self.db.names[n].s.chosen_version.is_none() {
-                return;
-            }
-            if self.ignore_conflict {
-                return;
-            }
-            let other = self.db.names[n].s.chosen_pkg;
-            self.mark_error(pkg);
-            self.mark_error(other);
-            return;
-        }
-        {
-            let s = &mut self.db.names[n].s;
-            s.locked = true;
-            s.chosen_pkg = pkg;
-            s.chosen_version = version.cloned();
-        }
-        self.remove_unresolved(n);
-        if self.db.names[n].s.in_dirty {
-            self.db.names[n].s.in_dirty = false;
-            self.dirty.retain(|&x| x != n);
-        }
-        if !self.ignore_conflict {
-            for i in 0..self.db.names[n].providers.len() {
-                let (q, qnone) = (
-                    self.db.names[n].providers[i].pkg,
-                    self.db.names[n].providers[i].version.is_none(),
-                );
-                if Some(q) == pkg {
-                    continue;
-                }
-                if version.is_none() && qnone {
-                    continue;
-                }
-                self.disqualify(q);
-            }
-        }
-        self.reeval_rdeps(n);
-        match pkg {
-            Some(p) => self.reeval_riif_pkg(p),
-            None => self.reeval_riif(n),
-        }
-    }
-
-    /// apk's `compare_providers`: `Greater` when `a` is the better candidate.
-    fn compare_providers(
-        &self,
-        a: (PkgId, Option<&Version>),
-        b: (PkgId, Option<&Version>),
-    ) -> Ordering {
-        let (pa, pb) = (&self.db.pkgs[a.0], &self.db.pkgs[b.0]);
-        let f = pa.s.flags | pb.s.flags;
-        let cmp_bool = |x: bool, y: bool| x.cmp(&y);
-        let mut r;
-        macro_rules! decide {
-            ($e:expr) => {
-                r = $e;
-                if r != Ordering::Equal {
-                    return r;
-                }
-            };
-        }
-        if f & LATEST != 0
-            && pa.s.pinning_allowed == DEFAULT_TAG_MASK
-            && pb.s.pinning_allowed == DEFAULT_TAG_MASK
-        {
-            decide!(cmp_bool(pa.s.tag_ok, pb.s.tag_ok));
-            if f & AVAILABLE != 0 {
-                decide!(cmp_bool(pa.s.available, pb.s.available));
-            } else if f & REINSTALL != 0 {
-                decide!(cmp_bool(pa.s.selectable, pb.s.selectable));
-            }
-        } else {
-            decide!(cmp_bool(pa.s.selectable, pb.s.selectable));
-            decide!(cmp_bool(pa.s.dependencies_used, pb.s.dependencies_used));
-            decide!(pb.s.conflicts.cmp(&pa.s.conflicts));
-            if (self.self_upgrade && f & UPGRADE == 0) || f & IGNORE_UPGRADE != 0 {
-                decide!(cmp_bool(pa.installed, pb.installed));
-            }
-            decide!(cmp_bool(pa.s.tag_ok, pb.s.tag_ok));
-            if f & AVAILABLE != 0 {
-                decide!(cmp_bool(pa.s.available, pb.s.available));
-            }
-            decide!(cmp_bool(pa.s.tag_preferred, pb.s.tag_preferred));
-            if f & UPGRADE == 0 {
-                decide!(cmp_bool(pa.installed, pb.installed));
-            }
-        }
-        if let (Some(va), Some(vb)) = (a.1, b.1) {
-            decide!(va.cmp(vb));
-        }
-        if pa.name == pb.name {
-            decide!(pa.info.version.cmp(&pb.info.version));
-        }
-        decide!(cmp_bool(pa.installed, pb.installed));
-        decide!(
-            pa.info
-                .provider_priority
-                .unwrap_or(0)
-                .cmp(&pb.info.provider_priority.unwrap_or(0))
-        );
-        decide!(cmp_bool(pa.s.selectable, pb.s.selectable));
-        // The lowest repository bit wins (ffs; a package in no repository wins outright).
-        let ffs = |x: u64| if x == 0 { 0 } else { x.trailing_zeros() + 1 };
-        ffs(pb.repos).cmp(&ffs(pa.repos))
     }
 }
 
