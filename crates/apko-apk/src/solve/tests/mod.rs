@@ -1,6 +1,8 @@
 use super::*;
 use crate::info::PackageInfo;
-use proptest::prelude::*;
+
+mod oracle;
+mod props;
 
 /// A fluent builder for test indexes.
 #[derive(Default)]
@@ -194,147 +196,6 @@ fn multi_arch_picks_common_versions() {
     // A name only one architecture knows is not constrained there, and missing elsewhere.
     let err = resolve_archs(&world("armonly"), &archs).unwrap_err();
     assert_eq!(err.0, "x86_64");
-}
-
-// ---- property tests: every answer satisfies the constraints ----
-
-const NAMES: [&str; 6] = ["a", "b", "c", "d", "e", "f"];
-
-#[derive(Debug, Clone)]
-struct GenPkg {
-    name: usize,
-    version: u8,
-    deps: Vec<(usize, u8, u8, bool)>, // (name, op, version, conflict)
-    provides: Vec<(usize, Option<u8>)>,
-}
-
-fn gen_pkg() -> impl Strategy<Value = GenPkg> {
-    (
-        0usize..NAMES.len(),
-        1u8..4,
-        prop::collection::vec(
-            (
-                0usize..NAMES.len(),
-                0u8..4,
-                1u8..4,
-                prop::bool::weighted(0.15),
-            ),
-            0..3,
-        ),
-        prop::collection::vec((0usize..NAMES.len(), prop::option::of(1u8..4)), 0..2),
-    )
-        .prop_map(|(name, version, deps, provides)| GenPkg {
-            name,
-            version,
-            // Only depend on later names: no cycles, so install order is checkable.
-            deps: deps.into_iter().filter(|d| d.0 > name).collect(),
-            provides: provides.into_iter().filter(|p| p.0 != name).collect(),
-        })
-}
-
-fn dep_text(name: usize, op: u8, v: u8, conflict: bool) -> String {
-    let op = ["", ">=", "<", "="][op as usize];
-    let ver = if op.is_empty() {
-        String::new()
-    } else {
-        v.to_string()
-    };
-    format!(
-        "{}{}{op}{ver}",
-        if conflict { "!" } else { "" },
-        NAMES[name]
-    )
-}
-
-fn build(pkgs: &[GenPkg], iif: &[(usize, u8)]) -> Vec<PackageInfo> {
-    let mut out: Vec<PackageInfo> = Vec::new();
-    for g in pkgs {
-        let mut p = PackageInfo::new(
-            NAMES[g.name].parse().unwrap(),
-            g.version.to_string().parse().unwrap(),
-        );
-        if out
-            .iter()
-            .any(|o| o.name == p.name && o.version == p.version)
-        {
-            continue;
-        }
-        p.installed_size = 1;
-        p.depends = g
-            .deps
-            .iter()
-            .map(|&(n, o, v, c)| dep_text(n, o, v, c).parse().unwrap())
-            .collect();
-        p.provides = g
-            .provides
-            .iter()
-            .map(|&(n, v)| {
-                let s = v.map_or(format!("v{}", NAMES[n]), |v| format!("v{}={v}", NAMES[n]));
-                s.parse().unwrap()
-            })
-            .collect();
-        out.push(p);
-    }
-    // install_if packages without dependencies of their own.
-    for (i, &(trigger, v)) in iif.iter().enumerate() {
-        let mut p = PackageInfo::new(format!("iif{i}").parse().unwrap(), "1".parse().unwrap());
-        p.installed_size = 1;
-        p.install_if = vec![dep_text(trigger, 1, v, false).parse().unwrap()];
-        out.push(p);
-    }
-    out
-}
-
-fn satisfied(dep: &Dependency, chosen: &[&PackageInfo]) -> bool {
-    let matching = chosen.iter().any(|p| {
-        p.provided_version(dep.name.as_str())
-            .is_some_and(|v| dep.matches(v, p.checksum.as_ref()))
-    });
-    matching != dep.conflict
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
-
-    #[test]
-    fn solutions_satisfy_every_constraint(
-        pkgs in prop::collection::vec(gen_pkg(), 1..12),
-        iif in prop::collection::vec((0usize..NAMES.len(), 1u8..4), 0..3),
-        w in prop::collection::vec((0usize..NAMES.len(), 0u8..4, 1u8..4, prop::bool::weighted(0.1)), 1..4),
-    ) {
-        let index = build(&pkgs, &iif);
-        let world: Vec<Dependency> = w.iter().map(|&(n, o, v, c)| dep_text(n, o, v, c).parse().unwrap()).collect();
-        let repos = [Repository::new("gen", &index)];
-        let Ok(res) = resolve(&world, &repos) else { return Ok(()) };
-        let chosen: Vec<&PackageInfo> = res.packages.iter().map(|p| p.info).collect();
-        for d in &world {
-            prop_assert!(satisfied(d, &chosen), "world {} unsatisfied by {:?}", d, names(&res));
-        }
-        for (i, p) in chosen.iter().enumerate() {
-            for d in &p.depends {
-                prop_assert!(satisfied(d, &chosen), "{} needs {} in {:?}", p.name_version(), d, names(&res));
-                if !d.conflict {
-                    // Whatever satisfies a dependency is installed before its dependent.
-                    let provider = chosen.iter().position(|q| q.provided_version(d.name.as_str()).is_some());
-                    prop_assert!(provider.is_some_and(|j| j < i), "order {:?}", names(&res));
-                }
-            }
-            // One package per name.
-            prop_assert!(chosen.iter().filter(|q| q.name == p.name).count() == 1);
-        }
-        // Versioned provides are exclusive.
-        for n in NAMES {
-            let v = format!("v{n}");
-            let versioned = chosen.iter().filter(|p| p.provides.iter().any(|q| q.name.as_str() == v && q.version.is_some())).count();
-            prop_assert!(versioned <= 1, "two versioned providers of {v}: {:?}", names(&res));
-        }
-        // install_if packages whose condition holds are installed.
-        for p in index.iter().filter(|p| !p.install_if.is_empty()) {
-            let triggered = p.install_if.iter().all(|d| satisfied(d, &chosen));
-            let installed = chosen.iter().any(|q| q.name == p.name);
-            prop_assert_eq!(triggered, installed, "install_if of {} in {:?}", p.name, names(&res));
-        }
-    }
 }
 
 #[test]
