@@ -5,7 +5,9 @@ use crate::error::BuildError;
 use crate::image::ArchImage;
 use crate::plan::annotations;
 use crate::session::{Pool, Timing};
-use apko_oci::{Blob, Digest, ImageBlobs, Index, MEDIA_TYPE_INDEX, Reference, rfc3339, to_go_json};
+use apko_oci::{
+    Blob, Digest, ImageBlobs, Index, LayerRef, MEDIA_TYPE_INDEX, Reference, rfc3339, to_go_json,
+};
 use std::path::{Path, PathBuf};
 
 /// A finished build: one image per architecture and the index over them, ready to be
@@ -94,12 +96,15 @@ impl BuildOutput {
                     None => arch.to_owned(),
                 };
                 ImageBlobs {
-                    manifest: (i.manifest.descriptor.clone(), i.manifest.bytes.clone()),
-                    config: (i.config.descriptor.clone(), i.config.bytes.clone()),
+                    manifest: i.manifest.clone(),
+                    config: i.config.clone(),
                     layers: i
                         .layers
                         .iter()
-                        .map(|l| (l.descriptor(), Blob::File(l.path().to_owned())))
+                        .map(|l| LayerRef {
+                            descriptor: l.descriptor(),
+                            blob: Blob::File(l.path().to_owned()),
+                        })
                         .collect(),
                     repo_tags: tag
                         .map(|t| vec![t.with_tag(&format!("{}-{suffix}", t.tag)).to_string()])

@@ -2,7 +2,7 @@
 
 use crate::digest::Digest;
 use crate::json::to_go_json;
-use crate::types::{Descriptor, MEDIA_TYPE_LAYER_GZIP};
+use crate::types::{Descriptor, Document, MEDIA_TYPE_LAYER_GZIP};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -43,15 +43,24 @@ pub enum Blob {
     File(PathBuf),
 }
 
+/// A layer of an image: its descriptor and where its bytes are.
+#[derive(Debug, Clone)]
+pub struct LayerRef {
+    /// Its descriptor in the manifest.
+    pub descriptor: Descriptor,
+    /// Its content.
+    pub blob: Blob,
+}
+
 /// One architecture's image, ready to be written.
 #[derive(Debug, Clone)]
 pub struct ImageBlobs {
     /// The manifest JSON and its descriptor (with platform, for the index).
-    pub manifest: (Descriptor, Vec<u8>),
+    pub manifest: Document,
     /// The config JSON and its descriptor.
-    pub config: (Descriptor, Vec<u8>),
-    /// The layers (descriptor and content), bottom first.
-    pub layers: Vec<(Descriptor, Blob)>,
+    pub config: Document,
+    /// The layers, bottom first.
+    pub layers: Vec<LayerRef>,
     /// Tags for the docker tarball's `RepoTags`.
     pub repo_tags: Vec<String>,
 }
@@ -98,10 +107,16 @@ pub fn write_layout(
         Ok(())
     };
     for img in images {
-        put(&img.manifest.0.digest, &Blob::Bytes(img.manifest.1.clone()))?;
-        put(&img.config.0.digest, &Blob::Bytes(img.config.1.clone()))?;
-        for (d, b) in &img.layers {
-            put(&d.digest, b)?;
+        put(
+            &img.manifest.descriptor.digest,
+            &Blob::Bytes(img.manifest.bytes.clone()),
+        )?;
+        put(
+            &img.config.descriptor.digest,
+            &Blob::Bytes(img.config.bytes.clone()),
+        )?;
+        for l in &img.layers {
+            put(&l.descriptor.digest, &l.blob)?;
         }
     }
     let write = |name: &str, data: &[u8]| -> Result<PathBuf, OutputError> {
@@ -208,16 +223,20 @@ pub fn write_docker_tarball(
         let mut sorted: Vec<&ImageBlobs> = images.iter().collect();
         sorted.sort_by_key(|img| img.repo_tags.join(","));
         for img in &sorted {
-            let cfg_name = img.config.0.digest.to_string();
+            let cfg_name = img.config.descriptor.digest.to_string();
             if seen.insert(cfg_name.clone()) {
                 add(
                     &cfg_name,
-                    img.config.1.len() as u64,
-                    &mut img.config.1.as_slice(),
+                    img.config.bytes.len() as u64,
+                    &mut img.config.bytes.as_slice(),
                 )?;
             }
             let mut layers = Vec::new();
-            for (d, b) in &img.layers {
+            for LayerRef {
+                descriptor: d,
+                blob: b,
+            } in &img.layers
+            {
                 let name = if d.media_type == MEDIA_TYPE_LAYER_GZIP {
                     format!("{}.tar.gz", d.digest.hex())
                 } else {
@@ -250,12 +269,12 @@ pub fn write_docker_tarball(
             &mut manifest_json.as_slice(),
         )?;
         for img in &sorted {
-            let name = img.manifest.0.digest.to_string();
+            let name = img.manifest.descriptor.digest.to_string();
             if seen.insert(name.clone()) {
                 add(
                     &name,
-                    img.manifest.1.len() as u64,
-                    &mut img.manifest.1.as_slice(),
+                    img.manifest.bytes.len() as u64,
+                    &mut img.manifest.bytes.as_slice(),
                 )?;
             }
         }

@@ -15,14 +15,13 @@ mod digest;
 mod json;
 mod layout;
 mod reference;
-#[cfg(feature = "registry")]
 pub mod registry;
 mod types;
 
 pub use digest::{Digest, ParseDigestError};
 pub use json::{to_go_json, to_go_json_pretty};
 pub use layout::{
-    Blob, ImageBlobs, OutputError, set_readable, write_atomically, write_docker_tarball,
+    Blob, ImageBlobs, LayerRef, OutputError, set_readable, write_atomically, write_docker_tarball,
     write_layout,
 };
 pub use reference::{DEFAULT_REGISTRY, ParseReferenceError, Reference};

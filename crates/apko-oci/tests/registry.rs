@@ -5,7 +5,9 @@
 use apko_oci::registry::{
     Credentials, Registry as _, RegistryClient, Repository, StaticCredentials,
 };
-use apko_oci::{Blob, Descriptor, Digest, ImageBlobs, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX};
+use apko_oci::{
+    Blob, Descriptor, Digest, Document, ImageBlobs, LayerRef, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX,
+};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -313,9 +315,18 @@ fn image(dir: &std::path::Path) -> (ImageBlobs, Vec<u8>) {
     .unwrap();
     (
         ImageBlobs {
-            manifest: (manifest_desc, manifest),
-            config: (config_desc, config),
-            layers: vec![(layer_desc, Blob::File(layer_path))],
+            manifest: Document {
+                descriptor: manifest_desc,
+                bytes: manifest,
+            },
+            config: Document {
+                descriptor: config_desc,
+                bytes: config,
+            },
+            layers: vec![LayerRef {
+                descriptor: layer_desc,
+                blob: Blob::File(layer_path),
+            }],
             repo_tags: Vec::new(),
         },
         index,
@@ -337,7 +348,7 @@ fn pushes_images_and_indexes_byte_for_byte() {
     };
     let c = client();
     let d = c.push_image(&repo, &img).unwrap();
-    assert_eq!(d, img.manifest.0.digest);
+    assert_eq!(d, img.manifest.descriptor.digest);
     let d = c
         .push_manifest(&repo, "latest", MEDIA_TYPE_INDEX, &index)
         .unwrap();
@@ -383,7 +394,7 @@ fn bearer_tokens_from_basic_credentials() {
             .lock()
             .unwrap()
             .manifests
-            .contains_key(&format!("private/app:{}", img.manifest.0.digest))
+            .contains_key(&format!("private/app:{}", img.manifest.descriptor.digest))
     );
 }
 

@@ -1,138 +1,15 @@
-//! Pushing images to a registry with the OCI distribution protocol: blobs by monolithic
-//! upload (skipped when the registry has them), manifests and indexes by digest and by tag,
-//! anonymous, basic or bearer-token authentication, retries on transient failures.
-//!
-//! The bytes pushed are exactly the bytes written to layouts and tarballs, so the digests a
-//! registry reports are the ones the build computed (checked on every manifest).
+//! [`RegistryClient`]: the distribution protocol over HTTP (ureq).
 
+use super::{
+    CredentialSource, Credentials, Registry, RegistryError, Repository, StaticCredentials,
+};
 use crate::digest::Digest;
-use crate::layout::{Blob, ImageBlobs};
+use crate::layout::Blob;
 use base64::Engine as _;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::Mutex;
 use std::time::Duration;
-
-/// A user name and a password or token for one registry.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    /// User name.
-    pub username: String,
-    /// Password or token.
-    pub password: String,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("username", &self.username)
-            .field("password", &"xxxxx")
-            .finish()
-    }
-}
-
-/// Where the client finds credentials for a registry host (`ghcr.io`, `localhost:5000`).
-pub trait CredentialSource: Send + Sync {
-    /// The credentials for `registry`, if any.
-    fn credentials(&self, registry: &str) -> Option<Credentials>;
-}
-
-/// Credentials given up front, by registry host.
-#[derive(Debug, Clone, Default)]
-pub struct StaticCredentials(pub BTreeMap<String, Credentials>);
-
-impl CredentialSource for StaticCredentials {
-    fn credentials(&self, registry: &str) -> Option<Credentials> {
-        self.0.get(registry).cloned()
-    }
-}
-
-/// A registry operation that failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RegistryError {
-    /// The registry could not be reached.
-    #[error("cannot reach {url}")]
-    Connect {
-        /// The URL.
-        url: String,
-        /// The cause.
-        #[source]
-        source: Box<ureq::Error>,
-    },
-    /// The registry answered with an error.
-    #[error("{method} {url}: {status}{}", if detail.is_empty() { String::new() } else { format!(" ({detail})") })]
-    Status {
-        /// HTTP method.
-        method: &'static str,
-        /// The URL.
-        url: String,
-        /// HTTP status.
-        status: u16,
-        /// The registry's error codes and messages.
-        detail: String,
-    },
-    /// Authentication was refused or impossible.
-    #[error("{registry}: {reason}")]
-    Auth {
-        /// The registry.
-        registry: String,
-        /// Why.
-        reason: String,
-    },
-    /// The registry computed another digest for what we sent.
-    #[error("{url}: the registry says the digest is {got}, the content's is {expected}")]
-    DigestMismatch {
-        /// The URL.
-        url: String,
-        /// Our digest.
-        expected: String,
-        /// The registry's.
-        got: String,
-    },
-    /// A local blob could not be read.
-    #[error("cannot read `{path}`")]
-    Read {
-        /// The file.
-        path: String,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-impl RegistryError {
-    /// A hint for the user, when there is one.
-    pub fn hint(&self) -> Option<&'static str> {
-        match self {
-            RegistryError::Status { status: 401, .. } | RegistryError::Auth { .. } => Some(
-                "log in with `docker login <registry>` (apko-rs reads ~/.docker/config.json and credential helpers)",
-            ),
-            RegistryError::Status { status: 403, .. } => {
-                Some("the credentials are valid but may not push to this repository")
-            }
-            RegistryError::Connect { .. } => Some(
-                "check the registry host and port (local registries may use plain http; others need `--insecure-registry HOST` for it)",
-            ),
-            _ => None,
-        }
-    }
-}
-
-/// The repository part of a reference: `registry/repository`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Repository {
-    /// Registry host (and port).
-    pub registry: String,
-    /// Repository path.
-    pub name: String,
-}
-
-impl std::fmt::Display for Repository {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.registry, self.name)
-    }
-}
 
 /// How a registry wants to be authenticated (learnt from its `/v2/` challenge).
 #[derive(Debug, Clone)]
@@ -165,20 +42,7 @@ impl std::fmt::Debug for RegistryClient {
     }
 }
 
-/// Whether `registry` is spoken to over plain http, as go-containerregistry decides: the
-/// local host and `.local`/`.localhost` names.
-pub fn is_local_registry(registry: &str) -> bool {
-    let host = if let Some(rest) = registry.strip_prefix('[') {
-        rest.split(']').next().unwrap_or(rest)
-    } else {
-        registry.rsplit_once(':').map_or(registry, |(h, _)| h)
-    };
-    matches!(host, "localhost" | "127.0.0.1" | "::1")
-        || host.ends_with(".localhost")
-        || host.ends_with(".local")
-}
-
-fn detail_of(body: &str) -> String {
+pub(super) fn detail_of(body: &str) -> String {
     // {"errors":[{"code":"...","message":"...","detail":...}]}
     match serde_json::from_str::<serde_json::Value>(body) {
         Ok(v) => v["errors"]
@@ -202,7 +66,7 @@ fn detail_of(body: &str) -> String {
 
 /// An upload `Location` resolved against the URL of the request that returned it
 /// (RFC 3986): absolute, host-relative (`/v2/…`) or relative to the request's directory.
-fn resolve_location(request: &str, location: &str) -> String {
+pub(super) fn resolve_location(request: &str, location: &str) -> String {
     if location.starts_with("http://") || location.starts_with("https://") {
         return location.to_owned();
     }
@@ -224,7 +88,7 @@ fn resolve_location(request: &str, location: &str) -> String {
 }
 
 /// `key="value"` pairs of a `WWW-Authenticate` header after its scheme.
-fn auth_params(header: &str) -> BTreeMap<String, String> {
+pub(super) fn auth_params(header: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let rest = header.split_once(' ').map_or("", |(_, r)| r);
     let mut s = rest;
@@ -313,7 +177,7 @@ impl RegistryClient {
                         || (o[0] == 172 && (16..32).contains(&o[1]))
                         || (o[0] == 192 && o[1] == 168))
             });
-        is_local_registry(registry) || private || self.insecure.iter().any(|r| r == registry)
+        super::is_local_registry(registry) || private || self.insecure.iter().any(|r| r == registry)
     }
 
     /// The registry's base URL and authentication scheme, learnt from its `/v2/` answer.
@@ -771,46 +635,6 @@ impl RegistryClient {
     }
 }
 
-/// What publishing needs from a registry: the seam between built images and the wire
-/// ([`RegistryClient`] speaks the distribution protocol; an embedder may bring its own, or a
-/// test double).
-pub trait Registry: Sync {
-    /// Uploads a blob unless the registry has it.
-    fn push_blob(
-        &self,
-        repo: &Repository,
-        digest: &Digest,
-        blob: &Blob,
-    ) -> Result<(), RegistryError>;
-
-    /// Puts a manifest or index under `reference` (a tag or its digest); returns its digest.
-    fn push_manifest(
-        &self,
-        repo: &Repository,
-        reference: &str,
-        media_type: &str,
-        bytes: &[u8],
-    ) -> Result<Digest, RegistryError>;
-
-    /// Pushes one image to `repo`: its layers and config, then its manifest by digest.
-    fn push_image(&self, repo: &Repository, image: &ImageBlobs) -> Result<Digest, RegistryError> {
-        for (d, blob) in &image.layers {
-            self.push_blob(repo, &d.digest, blob)?;
-        }
-        self.push_blob(
-            repo,
-            &image.config.0.digest,
-            &Blob::Bytes(image.config.1.clone()),
-        )?;
-        self.push_manifest(
-            repo,
-            &image.manifest.0.digest.to_string(),
-            &image.manifest.0.media_type,
-            &image.manifest.1,
-        )
-    }
-}
-
 impl Registry for RegistryClient {
     fn push_blob(
         &self,
@@ -829,72 +653,5 @@ impl Registry for RegistryClient {
         bytes: &[u8],
     ) -> Result<Digest, RegistryError> {
         RegistryClient::push_manifest(self, repo, reference, media_type, bytes)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn local_registries_use_http() {
-        for r in [
-            "localhost",
-            "localhost:5000",
-            "127.0.0.1:5055",
-            "[::1]:5000",
-            "reg.local:80",
-        ] {
-            assert!(is_local_registry(r), "{r}");
-        }
-        for r in [
-            "ghcr.io",
-            "index.docker.io",
-            "10.0.0.1:5000",
-            "localhost.example.com",
-        ] {
-            assert!(!is_local_registry(r), "{r}");
-        }
-    }
-
-    #[test]
-    fn upload_locations_resolve() {
-        let post = "http://reg:5000/v2/a/b/blobs/uploads/";
-        assert_eq!(
-            resolve_location(post, "https://s3/x?y=1"),
-            "https://s3/x?y=1"
-        );
-        assert_eq!(
-            resolve_location(post, "/v2/a/b/blobs/uploads/u1?s=2"),
-            "http://reg:5000/v2/a/b/blobs/uploads/u1?s=2"
-        );
-        assert_eq!(
-            resolve_location(post, "u1?s=2"),
-            "http://reg:5000/v2/a/b/blobs/uploads/u1?s=2"
-        );
-    }
-
-    #[test]
-    fn challenges_parse() {
-        let p = auth_params(
-            r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull""#,
-        );
-        assert_eq!(p["realm"], "https://auth.example/token");
-        assert_eq!(p["service"], "registry.example");
-        assert_eq!(p["scope"], "repository:a/b:pull");
-        assert_eq!(auth_params(r#"Basic realm="x""#)["realm"], "x");
-    }
-
-    #[test]
-    fn registry_errors_are_readable() {
-        let d = detail_of(
-            r#"{"errors":[{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry","detail":"sha256:00"}]}"#,
-        );
-        assert_eq!(d, "MANIFEST_BLOB_UNKNOWN: blob unknown to registry");
-        let c = Credentials {
-            username: "u".into(),
-            password: "secret".into(),
-        };
-        assert!(!format!("{c:?}").contains("secret"));
     }
 }
