@@ -77,7 +77,7 @@ impl Pool {
     }
 
     pub(crate) fn map<T: Sync, R: Send>(
-        &self,
+        self,
         items: &[T],
         work: impl Fn(&T) -> R + Sync,
     ) -> Vec<R> {

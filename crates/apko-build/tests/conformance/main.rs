@@ -321,7 +321,7 @@ fn check_documented(group: &str, total: usize, diffs: &[Diff], documented: &[(&s
 fn alpine_repo_image_equals_official_minirootfs() {
     let dir = tempfile::tempdir().unwrap();
     let out = alpine_repo_image(dir.path());
-    let ours = Tree::from_tar_gz(&out.images[0].layers[0].path());
+    let ours = Tree::from_tar_gz(out.images[0].layers[0].path());
     let official = Tree::from_tar_gz(&path(
         "alpine/minirootfs/alpine-minirootfs-3.20.3-x86_64.tar.gz",
     ));
@@ -394,7 +394,7 @@ fn cli_testdata_matches_apko_golden_layout() {
         let layers = manifest["layers"].as_array().unwrap();
         assert_eq!(layers.len(), 1);
         let golden_tree = Tree::from_tar_gz(&blob(layers[0]["digest"].as_str().unwrap()));
-        let ours = Tree::from_tar_gz(&image.layers[0].path());
+        let ours = Tree::from_tar_gz(image.layers[0].path());
         // Here mtimes are compared too: both builds take the packages' build date.
         let diffs = golden_tree.diff(&ours, true);
         let total = golden_tree.paths().union(&ours.paths()).count();

@@ -494,7 +494,7 @@ fn layering_by_origin() {
     assert_eq!(manifest["layers"].as_array().unwrap().len(), 4);
 
     let layer = |i: usize| -> Vec<Entry> {
-        let gz = fs_err::File::open(&img.layers[i].path()).unwrap();
+        let gz = fs_err::File::open(img.layers[i].path()).unwrap();
         let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(gz));
         ar.entries()
             .unwrap()

@@ -33,7 +33,7 @@ fn builds_the_hello_example_for_two_architectures() {
         assert_eq!(index.manifests[i].digest, Digest::of(&img.manifest.bytes));
         assert_eq!(
             manifest.layers[0].size,
-            fs_err::metadata(&img.layers[0].path()).unwrap().len()
+            fs_err::metadata(img.layers[0].path()).unwrap().len()
         );
         let config: serde_json::Value = serde_json::from_slice(&img.config.bytes).unwrap();
         assert_eq!(

@@ -143,7 +143,7 @@ pub(crate) fn build(req: BuildRequest) -> Result<BuildOutput, BuildError> {
 /// The layer of image `i` as (path, tar header fields, content) entries.
 pub(crate) fn layer_entries(out: &BuildOutput, i: usize) -> Vec<Entry> {
     use std::io::Read;
-    let gz = fs_err::File::open(&out.images[i].layers[0].path()).unwrap();
+    let gz = fs_err::File::open(out.images[i].layers[0].path()).unwrap();
     let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(gz));
     let mut v = Vec::new();
     for e in ar.entries().unwrap() {
