@@ -192,4 +192,7 @@ pub(crate) struct Common {
     /// Largest HTTP response (0: default 8 GiB, -1: unlimited).
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub(crate) max_http_response_size: i64,
+    /// Deadline of each whole HTTP request to a repository, in seconds (0: none).
+    #[arg(long, default_value_t = 900)]
+    pub(crate) http_timeout: u64,
 }

@@ -1,6 +1,7 @@
 //! Each command maps its arguments to one `apko_build` call.
 
 use crate::args::{Cli, Command, Common, ImageOpts};
+use crate::cleanup;
 use crate::progress::{Bars, LogWarnings};
 use crate::render::CliError;
 use apko_build::deps::apko_config::{self, Arch, LoadedConfig};
@@ -90,10 +91,14 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
                     )
                 })?,
             };
-            let req = request(&config, "apko.local/minirootfs:latest", &common)?;
+            let mut req = request(&config, "apko.local/minirootfs:latest", &common)?;
+            let work = work_dir(&mut req)?;
+            cleanup::output(&output);
             Builder::new(req)
                 .with_reporter(reporter())
                 .build_minirootfs(arch, &output)?;
+            cleanup::commit();
+            finish_work_dir(work);
             Ok(())
         }
         Command::ShowPackages {
@@ -169,13 +174,7 @@ fn image_request(
     let mut req = request(config, tag, common)?;
     if let Some(path) = &image.lockfile {
         let name = path.display().to_string();
-        let bytes = fs_err::read(path).map_err(|e| {
-            CliError::usage(
-                format!("cannot read the lockfile: {e}"),
-                Some("create it with `apko lock`"),
-            )
-        })?;
-        let lock = apko_build::Lock::parse(&bytes, &name).map_err(BuildError::from)?;
+        let lock = apko_build::Lock::read(path).map_err(BuildError::from)?;
         if !lock
             .check_config(&req.config, &name)
             .map_err(BuildError::from)?
@@ -208,7 +207,7 @@ fn lock(
 }
 
 fn publish(
-    req: BuildRequest,
+    mut req: BuildRequest,
     tags: &[Reference],
     sbom_path: Option<&Path>,
     image_refs: Option<&Path>,
@@ -217,6 +216,7 @@ fn publish(
     let jobs = req.jobs;
     let sbom = req.sbom;
     let user_agent = req.user_agent.clone();
+    let work = work_dir(&mut req)?;
     let out = Builder::new(req).with_reporter(reporter()).build()?;
     log_timings(&out);
     let client = apko_build::deps::apko_oci::registry::RegistryClient::new(&user_agent)
@@ -235,23 +235,22 @@ fn publish(
         write_atomically(path, text.as_bytes())?;
     }
     println!("{}", published.index);
+    drop(out);
+    finish_work_dir(work);
     Ok(())
 }
 
-/// Writes a small file through a temporary file in its directory.
+/// Writes a small output file atomically (temporary file, rename), as every output is.
 fn write_atomically(path: &Path, data: &[u8]) -> Result<(), CliError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let io = |e: std::io::Error| {
-        CliError::usage(format!("cannot write `{}`: {e}", path.display()), None)
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    std::io::Write::write_all(&mut tmp, data).map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    apko_build::deps::apko_oci::set_readable(path).map_err(|e| CliError::Build(e.into()))?;
-    Ok(())
+    apko_build::deps::apko_oci::write_atomically(path, |mut f| {
+        std::io::Write::write_all(&mut f, data).map_err(|source| {
+            apko_build::deps::apko_oci::OutputError::Io {
+                path: path.to_owned(),
+                source,
+            }
+        })
+    })
+    .map_err(|e| CliError::Build(e.into()))
 }
 
 fn log_timings(out: &apko_build::BuildOutput) {
@@ -320,10 +319,21 @@ fn request(config: &Path, tag: &str, common: &Common) -> Result<BuildRequest, Cl
         .map(|d| absolute(&req.base_dir, d));
     req.offline = common.offline;
     req.ignore_signatures = common.ignore_signatures;
-    req.jobs = common
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
-        .max(1);
+    req.jobs = match common.jobs {
+        Some(j) if j == 0 || j > apko_build::MAX_JOBS => {
+            return Err(CliError::usage(
+                format!(
+                    "--jobs {j}: expected 1 to {} parallel jobs",
+                    apko_build::MAX_JOBS
+                ),
+                None,
+            ));
+        }
+        Some(j) => j,
+        None => std::thread::available_parallelism()
+            .map_or(2, usize::from)
+            .min(apko_build::MAX_JOBS),
+    };
     if common.compression_level > 9 {
         return Err(CliError::usage(
             "--compression-level must be between 0 and 9",
@@ -358,6 +368,8 @@ fn request(config: &Path, tag: &str, common: &Common) -> Result<BuildRequest, Cl
         common.max_apk_data_size,
         defaults.max_data_size,
     )?;
+    req.http_timeout =
+        (common.http_timeout > 0).then(|| std::time::Duration::from_secs(common.http_timeout));
     req.max_http_response_size = limit(
         "max-http-response-size",
         common.max_http_response_size,
@@ -374,13 +386,15 @@ fn absolute(base: &Path, p: &Path) -> PathBuf {
     }
 }
 
-fn build(req: BuildRequest, output: &Path, sbom_path: Option<&Path>) -> Result<(), CliError> {
+fn build(mut req: BuildRequest, output: &Path, sbom_path: Option<&Path>) -> Result<(), CliError> {
     let sbom = req.sbom;
+    let work = work_dir(&mut req)?;
     let out = Builder::new(req).with_reporter(reporter()).build()?;
     log_timings(&out);
     let layout = output.is_dir();
-    // SBOMs first: if the image cannot be written afterwards, they are removed again, so a
-    // failure leaves neither.
+    cleanup::output(output);
+    // Both or neither: SBOMs are written first and removed again if the image cannot be
+    // written afterwards (or the command is interrupted before it is).
     let mut sboms = Vec::new();
     if sbom {
         let dir = match sbom_path {
@@ -392,7 +406,9 @@ fn build(req: BuildRequest, output: &Path, sbom_path: Option<&Path>) -> Result<(
                 .unwrap_or(Path::new("."))
                 .to_owned(),
         };
+        cleanup::temp_prefix(&dir, ".sbom-");
         sboms = out.write_sboms(&dir)?;
+        cleanup::uncommitted(&sboms);
     }
     let written = if layout {
         out.write_layout(output)
@@ -405,10 +421,31 @@ fn build(req: BuildRequest, output: &Path, sbom_path: Option<&Path>) -> Result<(
         }
         return Err(e.into());
     }
+    cleanup::commit();
     if std::io::stderr().is_terminal() {
         eprintln!("wrote {} (index {})", output.display(), out.index_digest());
     }
+    drop(out);
+    finish_work_dir(work);
     Ok(())
+}
+
+/// The build's work directory, made here (not by the library) so that an interrupted
+/// command can remove it.
+fn work_dir(req: &mut BuildRequest) -> Result<tempfile::TempDir, CliError> {
+    let work = tempfile::Builder::new()
+        .prefix("apko-build-")
+        .tempdir()
+        .map_err(|e| CliError::usage(format!("cannot create a temporary directory: {e}"), None))?;
+    cleanup::dir(work.path());
+    req.work_dir = Some(work.path().to_owned());
+    Ok(work)
+}
+
+fn finish_work_dir(work: tempfile::TempDir) {
+    let path = work.path().to_owned();
+    drop(work);
+    cleanup::forget_dir(&path);
 }
 
 fn parse_archs(list: &[String]) -> Result<Option<Vec<Arch>>, CliError> {
@@ -519,6 +556,9 @@ pub(crate) fn parse_rfc3339(s: &str) -> Result<i64, CliError> {
             let sign = if r.starts_with('-') { -1 } else { 1 };
             let hours: i64 = r[1..3].parse().map_err(|_| bad())?;
             let minutes: i64 = r[4..6].parse().map_err(|_| bad())?;
+            if hours > 23 || minutes > 59 {
+                return Err(bad());
+            }
             sign * (hours * 3600 + minutes * 60)
         }
         _ => return Err(bad()),
@@ -534,7 +574,15 @@ pub(crate) fn parse_rfc3339(s: &str) -> Result<i64, CliError> {
     let doy = (153 * m2 + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
-    Ok(days * 86_400 + h * 3600 + mi * 60 + sec - offset)
+    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset;
+    // A leap second or an offset can carry the time past 9999-12-31 or before year 0.
+    if !apko_build::deps::apko_oci::rfc3339_representable(secs) {
+        return Err(CliError::usage(
+            format!("--build-date `{s}` is outside the years 0000–9999"),
+            Some("write it like 2024-01-02T03:04:05Z"),
+        ));
+    }
+    Ok(secs)
 }
 
 fn format_package(format: &str, name: &str, version: &str, source: &str) -> String {

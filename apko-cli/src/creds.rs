@@ -5,9 +5,13 @@
 use apko_build::deps::apko_oci::registry::{CredentialSource, Credentials};
 use base64::Engine as _;
 use std::collections::BTreeMap;
+use std::io::Read as _;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+
+/// How long a credential helper may take.
+pub(crate) const HELPER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Docker's configuration, read once.
 #[derive(Debug, Default)]
@@ -112,10 +116,20 @@ impl DockerConfig {
         Ok(out)
     }
 
-    /// Runs `docker-credential-<helper> get` for `server`.
+    /// Runs `docker-credential-<helper> get` for `server` (at most [`HELPER_TIMEOUT`]).
     fn helper(helper: &str, server: &str) -> Option<Credentials> {
-        let program = format!("docker-credential-{helper}");
-        let mut child = Command::new(&program)
+        run_helper(
+            &format!("docker-credential-{helper}"),
+            server,
+            HELPER_TIMEOUT,
+        )
+    }
+}
+
+/// Runs a credential helper `program get` for `server`, killed after `timeout`.
+fn run_helper(program: &str, server: &str, timeout: std::time::Duration) -> Option<Credentials> {
+    {
+        let mut child = Command::new(program)
             .arg("get")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -124,12 +138,38 @@ impl DockerConfig {
             .map_err(|e| tracing::warn!("cannot run {program}: {e}"))
             .ok()?;
         child.stdin.take()?.write_all(server.as_bytes()).ok()?;
-        let out = child.wait_with_output().ok()?;
-        if !out.status.success() {
+        // A helper that never exits (waiting for a prompt nobody answers) must not hold up
+        // the build: it gets HELPER_TIMEOUT, then it is killed and no credentials are used.
+        let mut stdout = child.stdout.take()?;
+        let reader = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            std::io::Read::take(&mut stdout, 1 << 20)
+                .read_to_end(&mut buf)
+                .map(|_| buf)
+        });
+        let deadline = std::time::Instant::now() + timeout;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    tracing::warn!(
+                        "{program} did not answer within {timeout:?}; no credentials for {server}"
+                    );
+                    return None;
+                }
+            }
+        };
+        let stdout = reader.join().ok()?.ok()?;
+        if !status.success() {
             tracing::debug!("{program} has no credentials for {server}");
             return None;
         }
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&stdout).ok()?;
         Some(Credentials {
             username: v["Username"].as_str()?.to_owned(),
             password: v["Secret"].as_str()?.to_owned(),
@@ -176,5 +216,36 @@ mod tests {
         assert!(c.credentials("quay.io").is_none());
         assert_eq!(c.helpers["gcr.io"], "gcloud");
         assert!(DockerConfig::parse(r#"{"auths":{"x":{"auth":"!!"}}}"#).is_err());
+    }
+
+    #[test]
+    fn credential_helpers_answer_or_are_killed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let script = |name: &str, body: &str| {
+            let p = dir.path().join(name);
+            fs_err::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+            fs_err::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            p.display().to_string()
+        };
+        let good = script(
+            "good",
+            r#"read server; echo "{\"Username\":\"u\",\"Secret\":\"s-$server\"}""#,
+        );
+        let c = run_helper(&good, "r.example", std::time::Duration::from_secs(20)).unwrap();
+        assert_eq!(
+            (c.username.as_str(), c.password.as_str()),
+            ("u", "s-r.example")
+        );
+        // Never exits: killed at the deadline, no credentials (not a hang).
+        let hung = script("hung", "exec sleep 600");
+        let started = std::time::Instant::now();
+        assert!(run_helper(&hung, "r.example", std::time::Duration::from_millis(300)).is_none());
+        assert!(
+            started.elapsed() < std::time::Duration::from_mins(1),
+            "the helper was not killed"
+        );
+        let failing = script("failing", "exit 1");
+        assert!(run_helper(&failing, "r.example", std::time::Duration::from_secs(20)).is_none());
     }
 }

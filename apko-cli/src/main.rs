@@ -7,6 +7,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)]
 
 mod args;
+mod cleanup;
 mod commands;
 mod creds;
 mod progress;
@@ -18,6 +19,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     render::init_logging(cli.log_level.as_deref());
+    cleanup::install();
     std::panic::set_hook(Box::new(|info| {
         eprintln!("error: internal error: {info}");
         eprintln!(

@@ -38,6 +38,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The largest key file fetched (an RSA public key is well under 4 KiB).
+pub const MAX_KEY_SIZE: u64 = 1 << 20;
+
+/// How far past its indexed size a package download may run before it is stopped.
+const SIZE_MARGIN: u64 = 64 << 10;
+
 /// Where warnings go (a corrupted cache entry fetched again, a local repository without an
 /// index for an architecture).
 pub type WarningSink = Arc<dyn Fn(&str) + Send + Sync>;
@@ -158,6 +164,16 @@ pub enum PackageFetchError {
         /// `S:` of the index.
         expected: u64,
     },
+    /// The download ran past the size the signed index says and was stopped.
+    #[error(
+        "the download is larger than the {expected} bytes the signed index says (stopped after {stopped_at})"
+    )]
+    Oversized {
+        /// `S:` of the index.
+        expected: u64,
+        /// Where the download was stopped.
+        stopped_at: u64,
+    },
     /// It is malformed, fails verification or is hostile.
     #[error(transparent)]
     Refused(#[from] PackageError),
@@ -255,7 +271,9 @@ impl Repositories {
 
     /// Fetches the key at `spec` (path or URL) and adds it to the keyring.
     pub fn add_key(&mut self, spec: &str) -> Result<&KeyFile, KeyLoadError> {
-        let fetched = self.fetcher.fetch_package(&self.locate(spec))?;
+        let fetched = self
+            .fetcher
+            .fetch_package_bounded(&self.locate(spec), MAX_KEY_SIZE)?;
         let pem = fs_err::read(fetched.path())?;
         let name = key_file_name(spec);
         self.keyring.add_pem(&name, &pem)?;
@@ -269,7 +287,11 @@ impl Repositories {
         let url = self.locate_repository(repo).index_url(arch);
         let retry = self.can_refetch(&url);
         for attempt in 0..2 {
-            let file = match self.fetcher.fetch_index(&url) {
+            // The compressed index is smaller than the decompressed limit.
+            let file = match self
+                .fetcher
+                .fetch_index_bounded(&url, self.limits.max_index_size)
+            {
                 Ok(f) => f,
                 Err(FetchError::NotFound { .. }) if !repo.is_remote() => {
                     (self.warn)(&format!(
@@ -322,9 +344,24 @@ impl Repositories {
         let expected = info.checksum;
         let retry = self.can_refetch(req.url);
         let mut fetch_time = Duration::ZERO;
+        // A download is stopped just past the size the signed index gives (the size check
+        // below then names both sizes), not read to its end.
+        let limit = if expected.is_some() && info.size > 0 {
+            info.size.saturating_add(SIZE_MARGIN)
+        } else {
+            u64::MAX
+        };
         for attempt in 0..2 {
             let started = Instant::now();
-            let fetched = self.fetcher.fetch_package(req.url)?;
+            let fetched = match self.fetcher.fetch_package_bounded(req.url, limit) {
+                Err(FetchError::TooLarge { .. }) if limit != u64::MAX => {
+                    return Err(PackageFetchError::Oversized {
+                        expected: info.size,
+                        stopped_at: limit,
+                    });
+                }
+                other => other?,
+            };
             fetch_time += started.elapsed();
             let io = |path: &Path| {
                 let path = path.to_owned();

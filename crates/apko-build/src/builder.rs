@@ -221,7 +221,7 @@ fn fetch_stage(s: &Session, a: &ArchPackages) -> Result<FetchedArch, BuildError>
 /// Stages 2 and 3: the packages fetched and installed, and every rootfs step run.
 fn rootfs_stage(s: &Session, a: &ArchPackages) -> Result<Rootfs, BuildError> {
     let fetched = fetch_stage(s, a)?;
-    let build_date = build_date(&s.req, &fetched);
+    let build_date = build_date(&s.req, &fetched)?;
     let rootfs = s.stage(Some(a.arch), Phase::Install, 0, || {
         Ok(Rootfs::build(
             a.arch,
@@ -256,17 +256,38 @@ fn image_stage(s: &Session, rootfs: &Rootfs) -> Result<ArchImage, BuildError> {
 }
 
 /// apko's build date: `SOURCE_DATE_EPOCH` when set; otherwise the newest package build date,
-/// with `--build-date` as a floor. (Set but empty: `--build-date` or 0.)
-fn build_date(req: &BuildRequest, fetched: &FetchedArch) -> i64 {
-    let floor = req.build_date.unwrap_or(0);
+/// with `--build-date` as a floor. (Set but empty: `--build-date` or 0.) A date RFC 3339
+/// cannot write (outside years 0000–9999) is refused, naming where it came from.
+fn build_date(req: &BuildRequest, fetched: &FetchedArch) -> Result<i64, BuildError> {
+    let check = |value: i64, origin: String| {
+        if apko_oci::rfc3339_representable(value) {
+            Ok(value)
+        } else {
+            Err(BuildError::BuildDate { value, origin })
+        }
+    };
+    let floor = match req.build_date {
+        Some(d) => check(d, "--build-date".to_owned())?,
+        None => 0,
+    };
     match req.source_date_epoch {
-        SourceDateEpoch::Set(v) => v,
-        SourceDateEpoch::Empty => floor,
-        SourceDateEpoch::Unset => fetched
-            .packages
-            .iter()
-            .filter_map(|e| e.package.control.info.build_time)
-            .map(|t| i64::try_from(t).unwrap_or(i64::MAX))
-            .fold(floor, i64::max),
+        SourceDateEpoch::Set(v) => check(v, "SOURCE_DATE_EPOCH".to_owned()),
+        SourceDateEpoch::Empty => Ok(floor),
+        SourceDateEpoch::Unset => {
+            let mut date = floor;
+            for e in &fetched.packages {
+                if let Some(t) = e.package.control.info.build_time {
+                    let t = check(
+                        i64::try_from(t).unwrap_or(i64::MAX),
+                        format!(
+                            "the builddate of package `{}`",
+                            e.chosen.info.name_version()
+                        ),
+                    )?;
+                    date = date.max(t);
+                }
+            }
+            Ok(date)
+        }
     }
 }

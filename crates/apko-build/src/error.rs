@@ -52,6 +52,16 @@ pub enum BuildError {
         /// What is wrong (an unterminated quote).
         message: String,
     },
+    /// The build date cannot be written as an RFC 3339 time.
+    #[error(
+        "{origin}: {value} seconds since 1970 is outside the years 0000–9999 that RFC 3339 can write"
+    )]
+    BuildDate {
+        /// The date.
+        value: i64,
+        /// Where it came from (`SOURCE_DATE_EPOCH`, `--build-date`, a package's builddate).
+        origin: String,
+    },
     /// A key could not be read or parsed.
     #[error("cannot use key `{key}`")]
     Key {
@@ -191,6 +201,16 @@ pub enum Mismatch {
         /// `S:`.
         expected: u64,
     },
+    /// The download ran past the size of the signed index and was stopped.
+    #[error(
+        "the download is larger than the {expected} bytes the signed index says (stopped after {stopped_at})"
+    )]
+    Oversized {
+        /// `S:`.
+        expected: u64,
+        /// Where the download was stopped.
+        stopped_at: u64,
+    },
     /// Its `.PKGINFO` names another package.
     #[error("its .PKGINFO says `{found}`")]
     Name {
@@ -215,6 +235,9 @@ impl BuildError {
             BuildError::NoRepositories => {
                 s("add `contents.repositories` to the configuration or pass -r/--repository-append")
             }
+            BuildError::BuildDate { .. } => s(
+                "set SOURCE_DATE_EPOCH (or --build-date) to a time between 0000-01-01 and 9999-12-31, e.g. `$(git log -1 --format=%ct)`",
+            ),
             BuildError::Reference { .. } => {
                 s("use a reference like `registry.example/repo/image:tag`")
             }

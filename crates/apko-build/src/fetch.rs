@@ -61,6 +61,13 @@ pub(crate) fn fetch(s: &Session, a: &ArchPackages) -> Result<FetchedArch, BuildE
             PackageFetchError::Size { actual, expected } => {
                 not(Mismatch::Size { actual, expected })
             }
+            PackageFetchError::Oversized {
+                expected,
+                stopped_at,
+            } => not(Mismatch::Oversized {
+                expected,
+                stopped_at,
+            }),
             PackageFetchError::NotThePackage { found } => not(Mismatch::Name { found }),
             PackageFetchError::DataPin => not(Mismatch::LockPin),
         })?;

@@ -50,7 +50,7 @@ pub use lock::{
 };
 pub use output::{BuildOutput, Published};
 pub use report::{Phase, Reporter, Silent};
-pub use request::{BuildRequest, SourceDateEpoch};
+pub use request::{BuildRequest, MAX_JOBS, SourceDateEpoch};
 pub use rootfs::RootfsError;
 pub use session::Timing;
 

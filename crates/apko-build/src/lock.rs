@@ -18,6 +18,22 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LockError {
+    /// It cannot be read.
+    #[error("cannot read the lockfile {file}")]
+    Read {
+        /// The file.
+        file: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// It is larger than any lockfile (`/dev/zero`, a wrong path).
+    #[error("lockfile {file} is larger than {limit} bytes, too large for a lockfile")]
+    TooLarge {
+        /// The file.
+        file: String,
+        /// The limit.
+        limit: u64,
+    },
     /// It is not a lockfile.
     #[error("lockfile {file}: {source}")]
     Parse {
@@ -87,6 +103,9 @@ impl LockError {
             }
             LockError::NoPackages { .. } => {
                 "regenerate it with `apko lock` for every architecture you build"
+            }
+            LockError::Read { .. } | LockError::TooLarge { .. } => {
+                "pass the file `apko lock` wrote (create it with `apko lock`)"
             }
             _ => "regenerate it with `apko lock`",
         }
@@ -294,6 +313,32 @@ pub(crate) fn package_entry(
 }
 
 impl Lock {
+    /// The largest lockfile read (one of 10 000 packages is about 10 MiB).
+    pub const MAX_SIZE: u64 = 256 << 20;
+
+    /// Reads and parses the lockfile at `path`, at most [`Lock::MAX_SIZE`] bytes.
+    pub fn read(path: &std::path::Path) -> Result<Lock, LockError> {
+        use std::io::Read as _;
+        let file = path.display().to_string();
+        let err = |source| LockError::Read {
+            file: file.clone(),
+            source,
+        };
+        let mut bytes = Vec::new();
+        fs_err::File::open(path)
+            .map_err(err)?
+            .take(Self::MAX_SIZE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(err)?;
+        if bytes.len() as u64 > Self::MAX_SIZE {
+            return Err(LockError::TooLarge {
+                file,
+                limit: Self::MAX_SIZE,
+            });
+        }
+        Lock::parse(&bytes, &file)
+    }
+
     /// Reads a lockfile; `file` names it in errors.
     pub fn parse(bytes: &[u8], file: &str) -> Result<Lock, LockError> {
         let lock: Lock = serde_json::from_slice(bytes).map_err(|source| LockError::Parse {

@@ -6,6 +6,10 @@ use apko_oci::Reference;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+/// The most parallel jobs a build uses: threads are cheap but not free (each has a stack and
+/// the downloads open connections), and far more than the cores gains nothing.
+pub const MAX_JOBS: usize = 256;
+
 /// `SOURCE_DATE_EPOCH` as the caller found it in the environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SourceDateEpoch {
@@ -66,7 +70,8 @@ pub struct BuildRequest {
     pub ignore_signatures: bool,
     /// Produce SBOMs.
     pub sbom: bool,
-    /// Parallel downloads and compression threads.
+    /// Parallel downloads and compression threads (1 to [`MAX_JOBS`]; values outside are
+    /// clamped).
     pub jobs: usize,
     /// gzip level of the layers.
     pub compression_level: u32,
@@ -74,6 +79,8 @@ pub struct BuildRequest {
     pub limits: Limits,
     /// Largest HTTP response accepted (default 8 GiB).
     pub max_http_response_size: u64,
+    /// Deadline of each whole HTTP request (default 15 minutes; `None`: none).
+    pub http_timeout: Option<std::time::Duration>,
     /// Install exactly these packages instead of resolving (`--lockfile`).
     pub lock: Option<crate::lock::Lock>,
     /// `User-Agent` of HTTP requests.
@@ -106,6 +113,7 @@ impl BuildRequest {
             compression_level: 6,
             limits: Limits::default(),
             max_http_response_size: 8 << 30,
+            http_timeout: Some(std::time::Duration::from_mins(15)),
             lock: None,
             user_agent: concat!("apko-rs/", env!("CARGO_PKG_VERSION")).to_owned(),
             work_dir: None,

@@ -104,7 +104,7 @@ impl Session {
     ) -> Result<Session, BuildError> {
         let plan = plan(&req)?;
         let work = Arc::new(WorkDir::new(req.work_dir.as_deref())?);
-        let mut repos = repositories(&req, &reporter);
+        let mut repos = repositories(&req, &reporter, work.path());
         for key in &plan.keyring {
             repos.add_key(key).map_err(|e| BuildError::Key {
                 key: redact(key),
@@ -176,17 +176,22 @@ impl Session {
     }
 }
 
-/// The repositories of a request: its fetcher (transport, cache, offline), trust policy,
-/// limits and base directory; warnings go to the reporter.
-fn repositories(req: &BuildRequest, reporter: &Arc<dyn Reporter>) -> Repositories {
+/// The repositories of a request: its fetcher (transport, cache, offline; uncached
+/// downloads spooled in the work directory), trust policy, limits and base directory;
+/// warnings go to the reporter.
+fn repositories(req: &BuildRequest, reporter: &Arc<dyn Reporter>, work: &Path) -> Repositories {
     #[cfg(feature = "http")]
-    let f = Fetcher::new(Arc::new(apko_apk::source::HttpTransport::new(
+    let f = Fetcher::new(Arc::new(apko_apk::source::HttpTransport::with_timeout(
         &req.user_agent,
         req.max_http_response_size,
+        req.http_timeout,
     )));
     #[cfg(not(feature = "http"))]
     let f = Fetcher::local();
-    let mut f = f.with_offline(req.offline).with_jobs(req.jobs.max(1) * 2);
+    let mut f = f
+        .with_offline(req.offline)
+        .with_jobs(req.jobs.max(1) * 2)
+        .with_spool_dir(work);
     if let Some(dir) = &req.cache_dir {
         f = f.with_cache(Cache::new(dir));
     }

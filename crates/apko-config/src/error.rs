@@ -14,6 +14,14 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    /// The file is larger than any configuration (`/dev/zero`, a wrong path).
+    #[error("`{}` is larger than {limit} bytes, too large for a configuration file", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit.
+        limit: u64,
+    },
     /// The YAML does not fit the schema (unknown key, wrong type, invalid value).
     #[error("{file}:{line}:{column}: {}{message}", field_prefix(field.as_ref()))]
     Syntax {

@@ -114,11 +114,31 @@ pub fn load(path: &Path, include_paths: &[PathBuf]) -> Result<LoadedConfig, Conf
 
 /// Reads and parses one configuration file (the top one or an included one).
 fn read_source(path: &Path) -> Result<(ImageConfig, ConfigSource), ConfigError> {
-    let bytes = fs_err::read(path).map_err(|source| ConfigError::Read {
+    let bytes = read_bounded(path, MAX_CONFIG_SIZE)?;
+    parse_source(path.to_owned(), bytes)
+}
+
+/// The largest configuration file read (real ones are a few KiB).
+const MAX_CONFIG_SIZE: u64 = 16 << 20;
+
+/// Reads at most `limit` bytes of `path`: a device or a runaway file is refused, not read
+/// until memory runs out.
+fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, ConfigError> {
+    use std::io::Read as _;
+    let err = |source| ConfigError::Read {
         path: path.to_owned(),
         source,
-    })?;
-    parse_source(path.to_owned(), bytes)
+    };
+    let f = fs_err::File::open(path).map_err(err)?;
+    let mut bytes = Vec::new();
+    f.take(limit + 1).read_to_end(&mut bytes).map_err(err)?;
+    if bytes.len() as u64 > limit {
+        return Err(ConfigError::TooLarge {
+            path: path.to_owned(),
+            limit,
+        });
+    }
+    Ok(bytes)
 }
 
 /// Parses the bytes of one configuration file, keeping them (for lockfile checksums) and
@@ -199,7 +219,11 @@ fn resolve_includes(
         });
     };
     let name = path.display().to_string();
-    if sources.iter().any(|s| s.path == path) {
+    // The same file under another spelling (`../dir/a.yaml`, a symbolic link) is the same
+    // file: compare canonical paths.
+    let canonical = |p: &Path| fs_err::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    let this = canonical(&path);
+    if sources.iter().any(|s| canonical(&s.path) == this) {
         let mut chain: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
         chain.push(name);
         return Err(ConfigError::IncludeCycle {

@@ -274,9 +274,13 @@ pub struct PathMutation {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Layering {
-    /// Only `origin`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub strategy: Option<String>,
+    /// How packages are grouped into layers (empty or absent: by budget alone).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "layering_strategy"
+    )]
+    pub strategy: Option<LayeringStrategy>,
     /// Maximum number of layers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<u32>,
@@ -285,12 +289,33 @@ pub struct Layering {
 impl Layering {
     /// `layering: {}` means a single layer, as in apko.
     pub fn is_enabled(&self) -> bool {
-        self.strategy.as_deref().is_some_and(|s| !s.is_empty()) || self.budget.unwrap_or(0) != 0
+        self.strategy.is_some() || self.budget.unwrap_or(0) != 0
     }
 
     /// With layering by origin, the layer budget (0: no limit); `None`: a single layer.
     pub fn origin_budget(&self) -> Option<u32> {
         self.is_enabled().then(|| self.budget.unwrap_or(0))
+    }
+}
+
+/// `layering.strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayeringStrategy {
+    /// Packages grouped by origin (and `replaces`), largest groups first.
+    Origin,
+}
+
+/// `strategy: ""` is no strategy, as in apko; anything but `origin` is refused.
+fn layering_strategy<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<LayeringStrategy>, D::Error> {
+    match Option::<String>::deserialize(d)?.as_deref() {
+        None | Some("") => Ok(None),
+        Some("origin") => Ok(Some(LayeringStrategy::Origin)),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "unknown layering strategy `{other}`; the only strategy is `origin`"
+        ))),
     }
 }
 

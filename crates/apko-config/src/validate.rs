@@ -14,8 +14,135 @@ fn valid_key_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
+/// A field written into a line-oriented file of the image (`/etc/passwd`, `/etc/group`,
+/// `/etc/shadow`, `/etc/apk/repositories`): a separator or a line break in it would forge
+/// other lines (an account with uid 0, say).
+fn forges_lines(s: &str, separators: &[char]) -> Option<char> {
+    s.chars()
+        .find(|ch| ch.is_control() || separators.contains(ch))
+}
+
+fn describe(ch: char) -> String {
+    if ch.is_control() {
+        format!("the control character U+{:04X}", ch as u32)
+    } else {
+        format!("`{ch}`")
+    }
+}
+
+/// The accounts: names and fields that end up in `/etc/passwd`, `/etc/group`, `/etc/shadow`.
+fn validate_accounts(l: &LoadedConfig) -> Result<(), ConfigError> {
+    let a = &l.config.accounts;
+    let mut names = BTreeSet::new();
+    for (i, u) in a.users.iter().enumerate() {
+        let fields = [
+            ("username", Some(u.username.as_str())),
+            ("shell", u.shell.as_deref()),
+            ("homedir", u.homedir.as_deref()),
+        ];
+        for (field, value) in fields {
+            if let Some(v) = value
+                && let Some(ch) = forges_lines(v, &[':'])
+            {
+                return Err(l.invalid(
+                    &format!("accounts.users[{i}].{field}"),
+                    format!("`{}` contains {}", v.escape_debug(), describe(ch)),
+                    Some(
+                        "passwd fields are separated by `:` and lines by newlines; remove it"
+                            .to_owned(),
+                    ),
+                ));
+            }
+        }
+        if !names.insert(u.username.as_str()) {
+            return Err(l.invalid(
+                &format!("accounts.users[{i}].username"),
+                format!("user `{}` is defined twice", u.username),
+                Some("give each user one entry".to_owned()),
+            ));
+        }
+    }
+    let mut names = BTreeSet::new();
+    for (i, g) in a.groups.iter().enumerate() {
+        if let Some(ch) = forges_lines(&g.groupname, &[':', ',']) {
+            return Err(l.invalid(
+                &format!("accounts.groups[{i}].groupname"),
+                format!("`{}` contains {}", g.groupname.escape_debug(), describe(ch)),
+                Some("group fields are separated by `:` and members by `,`; remove it".to_owned()),
+            ));
+        }
+        for (j, m) in g.members.iter().enumerate() {
+            if let Some(ch) = forges_lines(m, &[':', ',']) {
+                return Err(l.invalid(
+                    &format!("accounts.groups[{i}].members[{j}]"),
+                    format!("`{}` contains {}", m.escape_debug(), describe(ch)),
+                    None,
+                ));
+            }
+        }
+        if !names.insert(g.groupname.as_str()) {
+            return Err(l.invalid(
+                &format!("accounts.groups[{i}].groupname"),
+                format!("group `{}` is defined twice", g.groupname),
+                Some("give each group one entry".to_owned()),
+            ));
+        }
+    }
+    if let Some(r) = &a.run_as
+        && let Some(ch) = forges_lines(r, &[])
+    {
+        return Err(l.invalid(
+            "accounts.run-as",
+            format!("`{}` contains {}", r.escape_debug(), describe(ch)),
+            None,
+        ));
+    }
+    Ok(())
+}
+
+/// Strings that become lines or file names in the image.
+fn validate_lines(l: &LoadedConfig) -> Result<(), ConfigError> {
+    let c = &l.config.contents;
+    for (field, list) in [
+        ("contents.repositories", &c.repositories),
+        ("contents.build_repositories", &c.build_repositories),
+        ("contents.runtime_repositories", &c.runtime_repositories),
+        ("contents.keyring", &c.keyring),
+    ] {
+        for (i, r) in list.iter().enumerate() {
+            if let Some(ch) = r.chars().find(|ch| ch.is_control()) {
+                return Err(l.invalid(
+                    &format!("{field}[{i}]"),
+                    format!("`{}` contains {}", r.escape_debug(), describe(ch)),
+                    Some("each repository is one line of /etc/apk/repositories".to_owned()),
+                ));
+            }
+        }
+    }
+    if let Some(certs) = &l.config.certificates {
+        for (i, cert) in certs.additional.iter().enumerate() {
+            let n = cert.name.as_str();
+            if n.is_empty()
+                || n == "."
+                || n == ".."
+                || n.contains('/')
+                || n.chars().any(char::is_control)
+            {
+                return Err(l.invalid(
+                    &format!("certificates.additional[{i}].name"),
+                    format!("`{}` cannot be a file name", n.escape_debug()),
+                    Some("the name becomes /usr/local/share/ca-certificates/<name>-<sha256>.crt: use letters, digits, `-`, `_` and `.`".to_owned()),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn validate(l: &LoadedConfig) -> Result<(), ConfigError> {
     let c = &l.config;
+    validate_accounts(l)?;
+    validate_lines(l)?;
     for (i, u) in c.accounts.users.iter().enumerate() {
         if u.username.is_empty() {
             return Err(l.invalid(
@@ -97,16 +224,6 @@ pub(crate) fn validate(l: &LoadedConfig) -> Result<(), ConfigError> {
             }
         }
     }
-    if let Some(layering) = &c.layering
-        && let Some(s) = layering.strategy.as_deref().filter(|s| !s.is_empty())
-        && s != "origin"
-    {
-        return Err(l.invalid(
-            "layering.strategy",
-            format!("unknown layering strategy `{s}`"),
-            Some("the only strategy is `origin`".to_owned()),
-        ));
-    }
     if c.format == Some(ImageFormat::Erofs)
         && c.layering
             .as_ref()
@@ -119,10 +236,10 @@ pub(crate) fn validate(l: &LoadedConfig) -> Result<(), ConfigError> {
         ));
     }
     for k in c.environment.keys() {
-        if k.is_empty() || k.contains('=') {
+        if k.is_empty() || k.contains('=') || k.chars().any(char::is_control) {
             return Err(l.invalid(
-                &format!("environment.{k}"),
-                format!("invalid environment variable name `{k}`"),
+                &format!("environment.{}", k.escape_debug()),
+                format!("invalid environment variable name `{}`", k.escape_debug()),
                 None,
             ));
         }

@@ -141,11 +141,19 @@ pub fn write_layout(
         }
         for (name, staged) in &blobs {
             let to = dir.join("blobs/sha256").join(name);
-            if to.is_file() {
-                continue; // content-addressed: already there
+            // Content-addressed: a blob already there is kept only if it is what its name
+            // says (a truncated or altered one would make the new index point at garbage).
+            match blob_matches(&to, name) {
+                Some(true) => {}
+                Some(false) => {
+                    // Replaced, not created: a failure later leaves the good copy in place.
+                    fs_err::rename(staged, &to).map_err(io_err(&to))?;
+                }
+                None => {
+                    fs_err::rename(staged, &to).map_err(io_err(&to))?;
+                    created.push(to);
+                }
             }
-            fs_err::rename(staged, &to).map_err(io_err(&to))?;
-            created.push(to);
         }
         fs_err::rename(&layout_file, dir.join("oci-layout"))
             .map_err(io_err(&dir.join("oci-layout")))?;
@@ -161,6 +169,29 @@ pub fn write_layout(
         }
     }
     result
+}
+
+/// Whether the file at `path` has the SHA-256 `hex` (`None`: there is no such file; a
+/// symbolic link, unreadable or other file counts as not matching).
+fn blob_matches(path: &Path, hex: &str) -> Option<bool> {
+    use sha2::Digest as _;
+    let meta = fs_err::symlink_metadata(path).ok()?;
+    if !meta.is_file() {
+        return Some(false);
+    }
+    let Ok(mut f) = fs_err::File::open(path) else {
+        return Some(false);
+    };
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match io::Read::read(&mut f, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => h.update(&buf[..n]),
+            Err(_) => return Some(false),
+        }
+    }
+    Some(crate::digest::Digest::from_sha256(h.finalize().into()).hex() == hex)
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<(), OutputError> {

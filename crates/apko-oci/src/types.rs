@@ -248,7 +248,18 @@ pub struct ImageConfig {
     pub os_features: Vec<String>,
 }
 
-/// Formats seconds since the epoch as RFC 3339 in UTC (`1970-01-01T00:00:00Z`).
+/// The earliest time RFC 3339 can write: 0000-01-01T00:00:00Z.
+pub const RFC3339_MIN: i64 = -62_167_219_200;
+/// The latest time RFC 3339 can write: 9999-12-31T23:59:59Z.
+pub const RFC3339_MAX: i64 = 253_402_300_799;
+
+/// Whether `secs` can be written as an RFC 3339 time (a four-digit year).
+pub fn rfc3339_representable(secs: i64) -> bool {
+    (RFC3339_MIN..=RFC3339_MAX).contains(&secs)
+}
+
+/// `secs` since the epoch as RFC 3339 in UTC (`1970-01-01T00:00:00Z`). Times outside [`RFC3339_MIN`]..=[`RFC3339_MAX`]
+/// have no RFC 3339 form; callers check [`rfc3339_representable`] first (the build does).
 pub fn rfc3339(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);

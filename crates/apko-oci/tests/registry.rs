@@ -27,6 +27,8 @@ struct State {
     upload_to: Option<String>,
     /// `Authorization` of every upload PUT received.
     upload_auth: Vec<Option<String>>,
+    /// Answer blob uploads with a wrong `Docker-Content-Digest` (a proxy that alters bytes).
+    lie_about_digest: bool,
 }
 
 struct Registry {
@@ -215,7 +217,12 @@ fn serve(stream: TcpStream, st: &Mutex<State>, me: &str) {
                     let want = q.get("digest").cloned().unwrap_or_default();
                     if sha(&req.body) == want {
                         s.blobs.insert(want.clone(), req.body);
-                        respond(&mut w, 201, &[("Docker-Content-Digest", want)], b"");
+                        let said = if s.lie_about_digest {
+                            sha(b"something else")
+                        } else {
+                            want
+                        };
+                        respond(&mut w, 201, &[("Docker-Content-Digest", said)], b"");
                     } else {
                         respond(
                             &mut w,
@@ -360,6 +367,30 @@ fn pushes_images_and_indexes_byte_for_byte() {
     c.push_image(&repo, &img).unwrap();
     let log = reg.state.lock().unwrap().log.clone();
     assert!(!log.iter().any(|l| l.starts_with("POST")), "{log:?}");
+}
+
+#[test]
+fn blob_uploads_check_the_reported_digest() {
+    let reg = Registry::start();
+    reg.state.lock().unwrap().lie_about_digest = true;
+    let dir = tempfile::tempdir().unwrap();
+    let (img, _) = image(dir.path());
+    let repo = Repository {
+        registry: reg.host.clone(),
+        name: "test/hello".into(),
+    };
+    let err = client().push_image(&repo, &img).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            apko_oci::registry::RegistryError::DigestMismatch { .. }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("the registry says the digest is"),
+        "{err}"
+    );
 }
 
 #[test]

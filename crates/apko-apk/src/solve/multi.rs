@@ -4,6 +4,8 @@
 use super::{Repository, Request, Resolution, SolveError, resolution};
 use crate::dependency::Dependency;
 use crate::info::PackageInfo;
+use crate::name::PackageName;
+use crate::version::Version;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// The repositories of one architecture.
@@ -26,16 +28,16 @@ pub fn resolve_archs<'a>(
     world: &[Dependency],
     archs: &[ArchRequest<'a>],
 ) -> Result<Vec<Resolution<'a>>, (String, SolveError)> {
-    type Key = (String, String);
-    let per_arch: Vec<HashMap<String, HashSet<String>>> = archs
+    // Names and versions as typed values: versions apk considers equal (`1-r0`, `1-r00`) are
+    // one version here too.
+    type Key = (PackageName, Version);
+    let per_arch: Vec<HashMap<&PackageName, HashSet<&Version>>> = archs
         .iter()
         .map(|a| {
-            let mut m: HashMap<String, HashSet<String>> = HashMap::new();
+            let mut m: HashMap<&PackageName, HashSet<&Version>> = HashMap::new();
             for r in &a.repositories {
                 for p in r.packages {
-                    m.entry(p.name.to_string())
-                        .or_default()
-                        .insert(p.version.to_string());
+                    m.entry(&p.name).or_default().insert(&p.version);
                 }
             }
             m
@@ -51,7 +53,7 @@ pub fn resolve_archs<'a>(
                     .enumerate()
                     .any(|(j, o)| j != i && o.get(name).is_some_and(|vs| !vs.contains(v)));
                 if missing {
-                    excluded.insert((name.clone(), v.clone()));
+                    excluded.insert(((*name).clone(), (*v).clone()));
                 }
             }
         }
@@ -64,20 +66,20 @@ pub fn resolve_archs<'a>(
                 world: world.to_vec(),
                 repositories: a.repositories.clone(),
                 exclude: Some(Box::new(move |p: &PackageInfo| {
-                    ex.contains(&(p.name.to_string(), p.version.to_string()))
+                    ex.contains(&(p.name.clone(), p.version.clone()))
                 })),
                 ..Request::default()
             };
             results.push(resolution(&req).map_err(|e| (a.arch.clone(), e))?);
         }
         // Versions chosen for each common name, per architecture.
-        let mut chosen: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut chosen: BTreeMap<&PackageName, BTreeSet<&Version>> = BTreeMap::new();
         for r in &results {
             for p in &r.packages {
                 chosen
-                    .entry(p.info.name.to_string())
+                    .entry(&p.info.name)
                     .or_default()
-                    .insert(p.info.version.to_string());
+                    .insert(&p.info.version);
             }
         }
         let mut changed = false;
@@ -86,13 +88,9 @@ pub fn resolve_archs<'a>(
                 continue;
             }
             // Keep the lowest version chosen anywhere; exclude the others and try again.
-            let keep = versions
-                .iter()
-                .min_by(|a, b| crate::version::compare(a, b))
-                .cloned()
-                .unwrap_or_default();
-            for v in versions {
-                if *v != keep && excluded.insert((name.clone(), v.clone())) {
+            let keep = versions.first().copied();
+            for &v in versions {
+                if Some(v) != keep && excluded.insert(((*name).clone(), v.clone())) {
                     changed = true;
                 }
             }

@@ -65,12 +65,20 @@ impl Cache {
         p.is_file().then_some(p)
     }
 
-    /// The entity tag stored with the cached copy.
+    /// The entity tag stored with the cached copy. Cache metadata is untrusted: a tag that
+    /// could not be sent back as a header (control characters such as CR LF, non-ASCII, over
+    /// 1 KiB) is ignored, and the file is fetched in full instead.
     pub fn etag(&self, url: &str) -> Option<String> {
         self.get(url)?;
-        fs_err::read_to_string(self.etag_path(url))
-            .ok()
-            .map(|s| s.trim().to_owned())
+        let text = fs_err::read(self.etag_path(url)).ok()?;
+        let tag = std::str::from_utf8(&text).ok()?.trim();
+        let usable = !tag.is_empty()
+            && tag.len() <= 1024
+            && tag.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+        if !usable {
+            tracing::debug!("{url}: ignoring an unusable cached entity tag");
+        }
+        usable.then(|| tag.to_owned())
     }
 
     /// A temporary file next to where `url` is cached, to download into: committing it is a

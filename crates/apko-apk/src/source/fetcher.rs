@@ -35,6 +35,8 @@ pub struct Fetcher {
     attempts: u32,
     backoff: Duration,
     jobs: usize,
+    /// Where downloads without a cache are spooled (default: the temporary directory).
+    spool_dir: Option<PathBuf>,
 }
 
 impl Fetcher {
@@ -47,6 +49,7 @@ impl Fetcher {
             attempts: 3,
             backoff: Duration::from_secs(1),
             jobs: 8,
+            spool_dir: None,
         }
     }
 
@@ -78,6 +81,13 @@ impl Fetcher {
         self
     }
 
+    /// Downloads that are not cached are spooled in `dir` (a build's work directory, say, so
+    /// that removing it removes them) instead of the temporary directory.
+    pub fn with_spool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.spool_dir = Some(dir.into());
+        self
+    }
+
     /// At most `jobs` downloads at once.
     pub fn with_jobs(mut self, jobs: usize) -> Self {
         self.jobs = jobs.max(1);
@@ -100,12 +110,7 @@ impl Fetcher {
     }
 
     /// Runs the transport with retries.
-    fn get(
-        &self,
-        url: &str,
-        etag: Option<&str>,
-        out: &mut dyn WriteReset,
-    ) -> Result<Fetch, FetchError> {
+    fn get(&self, url: &str, etag: Option<&str>, out: &mut Spool) -> Result<Fetch, FetchError> {
         let transport = self.transport(url)?;
         let mut wait = self.backoff;
         let mut attempt = 1;
@@ -114,7 +119,12 @@ impl Fetcher {
                 url: url.to_owned(),
                 source,
             })?;
-            match transport.get(url, etag, out.as_write()) {
+            let got = transport.get(url, etag, out);
+            // A failure of our side of the copy (the limit, a full disk) is not the server's.
+            if let Some(e) = out.failure(url) {
+                return Err(e);
+            }
+            match got {
                 Ok(f) => return Ok(f),
                 Err(e) if e.is_transient() && attempt < self.attempts => {
                     tracing::warn!(
@@ -130,14 +140,14 @@ impl Fetcher {
         }
     }
 
-    fn fetch_remote(&self, url: &str, revalidate: bool) -> Result<Fetched, FetchError> {
+    fn fetch_remote(&self, url: &str, revalidate: bool, limit: u64) -> Result<Fetched, FetchError> {
         let Some(cache) = &self.cache else {
             if self.offline {
                 return Err(FetchError::Offline {
                     url: url.to_owned(),
                 });
             }
-            let mut spool = Spool::new()?;
+            let mut spool = Spool::new(self.spool_dir.as_deref(), limit)?;
             self.get(url, None, &mut spool)?;
             return Ok(Fetched::Temp(spool.into_temp_path(url)?));
         };
@@ -154,9 +164,7 @@ impl Fetcher {
         }
         let etag = if revalidate { cache.etag(url) } else { None };
         // Downloaded straight into the cache directory, then renamed into place.
-        let mut spool = Spool {
-            file: cache.spool(url)?,
-        };
+        let mut spool = Spool::in_cache(cache.spool(url)?, cache, limit);
         match self.get(url, etag.as_deref(), &mut spool)? {
             Fetch::NotModified => match cached {
                 Some(path) => Ok(Fetched::File(path)),
@@ -175,8 +183,14 @@ impl Fetcher {
     /// An `APKINDEX.tar.gz`. Remote indexes are revalidated against the server (with the
     /// cached entity tag) unless offline.
     pub fn fetch_index(&self, url: &str) -> Result<Fetched, FetchError> {
+        self.fetch_index_bounded(url, u64::MAX)
+    }
+
+    /// [`Fetcher::fetch_index`], refusing a download of more than `limit` bytes (stopped
+    /// there, not read to the end).
+    pub fn fetch_index_bounded(&self, url: &str, limit: u64) -> Result<Fetched, FetchError> {
         if is_remote(url) {
-            self.fetch_remote(url, true)
+            self.fetch_remote(url, true, limit)
         } else {
             Self::local_file(url)
         }
@@ -185,8 +199,14 @@ impl Fetcher {
     /// A package. A cached copy is used as is; callers verify it and call
     /// [`Fetcher::invalidate`] when it does not match.
     pub fn fetch_package(&self, url: &str) -> Result<Fetched, FetchError> {
+        self.fetch_package_bounded(url, u64::MAX)
+    }
+
+    /// [`Fetcher::fetch_package`], refusing a download of more than `limit` bytes (stopped
+    /// there, not read to the end; the signed index gives a package's size).
+    pub fn fetch_package_bounded(&self, url: &str, limit: u64) -> Result<Fetched, FetchError> {
         if is_remote(url) {
-            self.fetch_remote(url, false)
+            self.fetch_remote(url, false, limit)
         } else {
             Self::local_file(url)
         }
@@ -251,24 +271,75 @@ pub fn parallel<T: Sync, R: Send>(
         .collect()
 }
 
-/// A writer that can start over (for retries).
-trait WriteReset {
-    fn reset(&mut self) -> io::Result<()>;
-    fn as_write(&mut self) -> &mut dyn Write;
-}
-
-/// A temporary file receiving one download.
+/// A temporary file receiving one download, at most `limit` bytes; it remembers why a write
+/// failed, so that the error names the real cause (the limit, the disk) rather than the
+/// connection.
 struct Spool {
     file: tempfile::NamedTempFile,
+    /// Where it lives (for errors): the cache directory or the temporary directory.
+    dir: String,
+    limit: u64,
+    written: u64,
+    failed: Option<SpoolFailure>,
+}
+
+enum SpoolFailure {
+    TooLarge,
+    Write(io::Error),
 }
 
 impl Spool {
-    fn new() -> Result<Self, FetchError> {
-        let file = tempfile::NamedTempFile::new().map_err(|source| FetchError::Cache {
-            path: "the temporary directory".to_owned(),
+    fn new(dir: Option<&Path>, limit: u64) -> Result<Self, FetchError> {
+        let (file, name) = match dir {
+            Some(d) => (tempfile::NamedTempFile::new_in(d), d.display().to_string()),
+            None => (
+                tempfile::NamedTempFile::new(),
+                "the temporary directory".to_owned(),
+            ),
+        };
+        let file = file.map_err(|source| FetchError::Cache {
+            path: name.clone(),
             source,
         })?;
-        Ok(Spool { file })
+        Ok(Spool::with(file, name, limit))
+    }
+
+    fn in_cache(file: tempfile::NamedTempFile, cache: &Cache, limit: u64) -> Self {
+        Spool::with(file, cache.root().display().to_string(), limit)
+    }
+
+    fn with(file: tempfile::NamedTempFile, dir: String, limit: u64) -> Self {
+        Spool {
+            file,
+            dir,
+            limit,
+            written: 0,
+            failed: None,
+        }
+    }
+
+    fn reset(&mut self) -> io::Result<()> {
+        use std::io::Seek;
+        let f = self.file.as_file_mut();
+        f.set_len(0)?;
+        f.seek(io::SeekFrom::Start(0))?;
+        self.written = 0;
+        self.failed = None;
+        Ok(())
+    }
+
+    /// Why writing stopped, as the error to report.
+    fn failure(&mut self, url: &str) -> Option<FetchError> {
+        match self.failed.take()? {
+            SpoolFailure::TooLarge => Some(FetchError::TooLarge {
+                url: url.to_owned(),
+                limit: self.limit,
+            }),
+            SpoolFailure::Write(source) => Some(FetchError::Cache {
+                path: self.dir.clone(),
+                source,
+            }),
+        }
     }
 
     fn into_temp_path(self, url: &str) -> Result<tempfile::TempPath, FetchError> {
@@ -283,15 +354,59 @@ impl Spool {
     }
 }
 
-impl WriteReset for Spool {
-    fn reset(&mut self) -> io::Result<()> {
-        use std::io::Seek;
-        let f = self.file.as_file_mut();
-        f.set_len(0)?;
-        f.seek(io::SeekFrom::Start(0))?;
-        Ok(())
+impl Write for Spool {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.written.saturating_add(buf.len() as u64) > self.limit {
+            self.failed = Some(SpoolFailure::TooLarge);
+            return Err(io::Error::other("download larger than its limit"));
+        }
+        match self.file.as_file_mut().write(buf) {
+            Ok(n) => {
+                self.written += n as u64;
+                Ok(n)
+            }
+            Err(e) => {
+                let kind = e.kind();
+                self.failed = Some(SpoolFailure::Write(e));
+                Err(io::Error::new(kind, "cannot write the download"))
+            }
+        }
     }
-    fn as_write(&mut self) -> &mut dyn Write {
-        self.file.as_file_mut()
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_file_mut().flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spool_failures_name_their_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        // The limit: the write that would cross it fails, and the error says so.
+        let mut s = Spool::new(Some(dir.path()), 10).unwrap();
+        assert!(s.write_all(b"0123456789").is_ok());
+        assert!(s.write_all(b"x").is_err());
+        let e = s.failure("https://r/x.apk").unwrap();
+        assert!(matches!(e, FetchError::TooLarge { limit: 10, .. }), "{e}");
+        assert!(s.failure("u").is_none(), "reported once");
+        // A failing disk (here: a file opened read-only) names the spool directory, not
+        // the server.
+        let path = dir.path().join("ro");
+        fs_err::write(&path, b"").unwrap();
+        let ro = fs_err::File::open(&path).unwrap().into_file();
+        let file = tempfile::NamedTempFile::from_parts(
+            ro,
+            tempfile::TempPath::try_from_path(&path).unwrap(),
+        );
+        let mut s = Spool::with(file, dir.path().display().to_string(), u64::MAX);
+        assert!(s.write_all(b"data").is_err());
+        let e = s.failure("https://r/x.apk").unwrap();
+        match e {
+            FetchError::Cache { path, .. } => assert_eq!(path, dir.path().display().to_string()),
+            other => panic!("{other}"),
+        }
     }
 }

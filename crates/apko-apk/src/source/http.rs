@@ -13,14 +13,27 @@ pub struct HttpTransport {
     max_size: u64,
 }
 
+/// The default deadline of one whole request (connecting, waiting, reading the body).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_mins(15);
+
 impl HttpTransport {
-    /// A client identifying itself as `user_agent`, refusing responses larger than `max_size`.
+    /// A client identifying itself as `user_agent`, refusing responses larger than `max_size`,
+    /// giving every request [`DEFAULT_REQUEST_TIMEOUT`].
     pub fn new(user_agent: &str, max_size: u64) -> Self {
+        Self::with_timeout(user_agent, max_size, Some(DEFAULT_REQUEST_TIMEOUT))
+    }
+
+    /// As [`HttpTransport::new`], with a deadline for each whole request (`None`: none). A
+    /// server that trickles a byte now and then, or accepts and never answers, fails the
+    /// request at the deadline instead of holding the build.
+    pub fn with_timeout(user_agent: &str, max_size: u64, timeout: Option<Duration>) -> Self {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .user_agent(user_agent)
             .timeout_connect(Some(Duration::from_secs(30)))
+            .timeout_recv_response(Some(Duration::from_mins(1)))
             .timeout_per_read(Some(Duration::from_mins(1)))
+            .timeout_global(timeout)
             .max_redirects(10)
             .build();
         HttpTransport {

@@ -1,7 +1,7 @@
 //! Where indexes and packages come from: local directories, `file://` and `http(s)://`
 //! repositories, a shared on-disk cache, retries and parallel fetching.
 //!
-//! Network access lives only here, behind the [`Transport`] trait; [`HttpTransport`] needs
+//! Network access lives only here, behind the [`Transport`] trait; `HttpTransport` needs
 //! the `http` feature.
 
 mod cache;
@@ -15,7 +15,7 @@ pub use cache::Cache;
 pub use error::FetchError;
 pub use fetcher::{Fetched, Fetcher, parallel};
 #[cfg(feature = "http")]
-pub use http::HttpTransport;
+pub use http::{DEFAULT_REQUEST_TIMEOUT, HttpTransport};
 pub use local::FileTransport;
 
 use crate::info::PackageInfo;

@@ -2,6 +2,7 @@
 //! directories and a local HTTP server, then fetched, verified, solved and expanded.
 #![allow(clippy::disallowed_methods)]
 
+mod hostile;
 mod repo;
 mod server;
 mod sources;

@@ -68,8 +68,31 @@ fn accounts(fs: &mut FsTree, c: &ImageConfig) -> Result<Option<String>, RootfsEr
         let m = &mut fs.node_mut(id).meta;
         (m.uid, m.gid) = (uid, gid);
     }
-    // `run-as`: a user name of the final /etc/passwd becomes its uid.
-    Ok(a.run_as
-        .as_ref()
-        .map(|r| ids.users.get(r).map_or_else(|| r.clone(), u32::to_string)))
+    // `run-as` (`user`, `uid`, `user:group`, `uid:gid`): every name must be an account of the
+    // image, or the container runtime fails only when the image is started. A user name
+    // alone becomes its uid.
+    let Some(r) = &a.run_as else { return Ok(None) };
+    let (user, group) = match r.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (r.as_str(), None),
+    };
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !numeric(user) && !ids.users.contains_key(user) {
+        return Err(RootfsError::RunAs {
+            run_as: r.clone(),
+            unknown: format!("user `{user}`"),
+        });
+    }
+    if let Some(g) = group
+        && !numeric(g)
+        && !ids.groups.contains_key(g)
+    {
+        return Err(RootfsError::RunAs {
+            run_as: r.clone(),
+            unknown: format!("group `{g}`"),
+        });
+    }
+    Ok(Some(
+        ids.users.get(r).map_or_else(|| r.clone(), u32::to_string),
+    ))
 }

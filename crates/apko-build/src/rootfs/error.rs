@@ -68,6 +68,14 @@ pub enum RootfsError {
         /// The path.
         path: String,
     },
+    /// `accounts.run-as` names a user or group the image does not have.
+    #[error("accounts.run-as `{run_as}`: the image has no {unknown}")]
+    RunAs {
+        /// The value.
+        run_as: String,
+        /// The unknown user or group.
+        unknown: String,
+    },
     /// A filesystem operation on the image failed.
     #[error("{context}")]
     Fs {
@@ -94,6 +102,9 @@ impl RootfsError {
                 "apko-rs adds `certificates` to JKS trust stores protected by the password `changeit`; remove `certificates` or use a package that ships such a store".to_owned(),
             ),
             RootfsError::RuntimeKeyCollision { .. } => Some("give the runtime key another name".to_owned()),
+            RootfsError::RunAs { .. } => Some(
+                "add the account under `accounts.users`/`accounts.groups`, install a package that creates it, or use a numeric uid".to_owned(),
+            ),
             _ => None,
         }
     }

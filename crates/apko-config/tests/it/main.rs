@@ -211,3 +211,82 @@ fn json_follows_apko_field_order() {
         r#"{"contents":{"repositories":["r"],"packages":["a"]},"entrypoint":{"command":"/bin/sh"},"accounts":{},"archs":["amd64"]}"#
     );
 }
+
+#[test]
+fn include_cycles_through_other_spellings_are_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs_err::create_dir_all(d.join("sub")).unwrap();
+    // a.yaml includes sub/../a.yaml: the same file, spelled differently.
+    fs_err::write(
+        d.join("a.yaml"),
+        format!("include: {}/sub/../a.yaml\n", d.display()),
+    )
+    .unwrap();
+    let e = apko_config::load(&d.join("a.yaml"), &[]).unwrap_err();
+    assert!(e.to_string().contains("include cycle"), "{e}");
+    // b.yaml includes link.yaml, a symbolic link to b.yaml.
+    fs_err::write(
+        d.join("b.yaml"),
+        format!("include: {}/link.yaml\n", d.display()),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(d.join("b.yaml"), d.join("link.yaml")).unwrap();
+    let e = apko_config::load(&d.join("b.yaml"), &[]).unwrap_err();
+    assert!(e.to_string().contains("include cycle"), "{e}");
+    // A symbolic link loop cannot be read, and says so (no hang).
+    std::os::unix::fs::symlink(d.join("loop2.yaml"), d.join("loop1.yaml")).unwrap();
+    std::os::unix::fs::symlink(d.join("loop1.yaml"), d.join("loop2.yaml")).unwrap();
+    fs_err::write(
+        d.join("c.yaml"),
+        format!("include: {}/loop1.yaml\n", d.display()),
+    )
+    .unwrap();
+    assert!(apko_config::load(&d.join("c.yaml"), &[]).is_err());
+}
+
+#[test]
+fn configuration_reads_are_bounded() {
+    let e = apko_config::load(std::path::Path::new("/dev/zero"), &[]).unwrap_err();
+    assert!(
+        e.to_string().contains("too large for a configuration"),
+        "{e}"
+    );
+}
+
+#[test]
+fn account_and_line_fields_are_validated() {
+    for (text, want) in [
+        (
+            "accounts:\n  users:\n    - {username: \"a\\nroot:x:0:0::/:/bin/sh\", uid: 10}\n",
+            "accounts.users[0].username",
+        ),
+        (
+            "accounts:\n  users:\n    - {username: a, uid: 10, homedir: \"/h:x\"}\n",
+            "accounts.users[0].homedir",
+        ),
+        (
+            "accounts:\n  groups:\n    - {groupname: g, gid: 10}\n    - {groupname: g, gid: 11}\n",
+            "defined twice",
+        ),
+        (
+            "accounts:\n  groups:\n    - {groupname: g, gid: 10, members: [\"a,b\"]}\n",
+            "members[0]",
+        ),
+        (
+            "contents:\n  runtime_repositories: [\"https://x\\nhttps://evil\"]\n",
+            "contents.runtime_repositories[0]",
+        ),
+        (
+            "certificates:\n  additional:\n    - {name: ../../etc/x, content: y}\n",
+            "cannot be a file name",
+        ),
+        (
+            "environment:\n  \"A\\u0000B\": x\n",
+            "invalid environment variable name",
+        ),
+    ] {
+        let e = err(text);
+        assert!(e.to_string().contains(want), "{text}: {e}");
+    }
+}

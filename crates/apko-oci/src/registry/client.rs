@@ -122,13 +122,22 @@ enum Body<'a> {
 }
 
 impl RegistryClient {
-    /// A client identifying itself as `user_agent`, with no credentials.
+    /// A client identifying itself as `user_agent`, with no credentials; every request has a
+    /// deadline of 30 minutes (a blob upload included).
     pub fn new(user_agent: &str) -> Self {
+        Self::with_timeout(user_agent, Some(Duration::from_mins(30)))
+    }
+
+    /// As [`RegistryClient::new`], with a deadline for each whole request (`None`: none), so
+    /// a registry that trickles or never answers fails the push instead of holding it.
+    pub fn with_timeout(user_agent: &str, timeout: Option<Duration>) -> Self {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .user_agent(user_agent)
             .timeout_connect(Some(Duration::from_secs(30)))
+            .timeout_recv_response(Some(Duration::from_mins(2)))
             .timeout_per_read(Some(Duration::from_mins(5)))
+            .timeout_global(timeout)
             .max_redirects(10)
             .build();
         RegistryClient {
@@ -545,8 +554,31 @@ impl RegistryClient {
                 std::thread::sleep(self.backoff * attempt);
                 continue;
             }
-            return Self::check("PUT", &put_url, outcome?, &[201, 204]).map(|_| ());
+            let resp = Self::check("PUT", &put_url, outcome?, &[201, 204])?;
+            return Self::check_digest(&put_url, &resp, digest);
         }
+    }
+
+    /// The registry's `Docker-Content-Digest`, when it sends one, must be the digest of what
+    /// was sent (a proxy or registry that altered the bytes is caught here, not by a puller).
+    fn check_digest(
+        url: &str,
+        resp: &ureq::http::Response<ureq::Body>,
+        ours: &Digest,
+    ) -> Result<(), RegistryError> {
+        if let Some(theirs) = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|h| h.to_str().ok())
+            && theirs != ours.to_string()
+        {
+            return Err(RegistryError::DigestMismatch {
+                url: url.to_owned(),
+                expected: ours.to_string(),
+                got: theirs.to_owned(),
+            });
+        }
+        Ok(())
     }
 
     /// Puts a manifest or index under `reference` (a tag or its digest) and checks the
@@ -573,18 +605,7 @@ impl RegistryClient {
         )?;
         let resp = Self::check("PUT", &url, resp, &[200, 201, 202])?;
         let ours = Digest::of(bytes);
-        if let Some(theirs) = resp
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|h| h.to_str().ok())
-            && theirs != ours.to_string()
-        {
-            return Err(RegistryError::DigestMismatch {
-                url,
-                expected: ours.to_string(),
-                got: theirs.to_owned(),
-            });
-        }
+        Self::check_digest(&url, &resp, &ours)?;
         Ok(ours)
     }
 
