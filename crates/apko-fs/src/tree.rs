@@ -328,6 +328,11 @@ impl FsTree {
             }
             walked.push_str(c);
             cur = match self.entry(cur, c) {
+                // A plain directory: descend (resolving the whole prefix again for every
+                // component made deep trees cubic to build).
+                Some(id) if self.nodes[id].is_dir() => id,
+                // A symbolic link (or something that is not a directory): resolve the prefix,
+                // links and all.
                 Some(_) => {
                     let id = self.resolve(&walked, true)?;
                     if !self.nodes[id].is_dir() {
