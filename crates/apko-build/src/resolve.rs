@@ -90,8 +90,10 @@ fn solve(s: &Session) -> Result<Vec<ArchPackages>, BuildError> {
                 .collect(),
         })
         .collect();
-    let resolutions = resolve_archs(&plan.world, &requests)
-        .map_err(|(arch, source)| BuildError::Solve { arch, source })?;
+    let resolutions = resolve_archs(&plan.world, &requests).map_err(|e| BuildError::Solve {
+        arch: e.arch,
+        source: e.error,
+    })?;
     let mut out = Vec::with_capacity(plan.archs.len());
     for ((arch, res), repos) in plan.archs.iter().zip(&resolutions).zip(&per_arch) {
         // Each repository located once (a local path is looked up on disk).

@@ -4,7 +4,7 @@
 use crate::image::ArchImage;
 use crate::rootfs::Rootfs;
 use apko_oci::{Digest, Reference, rfc3339, to_go_json_pretty};
-use apko_sbom::{ImageSbom, IndexSbom, OsRelease};
+use apko_sbom::{ImageSbom, IndexImage, IndexSbom, OsRelease, Vcs};
 
 /// The name of the tool in SBOMs.
 fn tool() -> String {
@@ -46,18 +46,17 @@ pub(crate) fn index(
     vcs_url: Option<&str>,
     reference: &Reference,
 ) -> Vec<u8> {
-    let vcs = vcs_url
-        .and_then(|v| v.rsplit_once('@'))
-        .map(|(u, r)| (u.to_owned(), r.to_owned()));
+    let vcs = vcs_url.and_then(|v| v.rsplit_once('@')).map(|(u, r)| Vcs {
+        url: u.to_owned(),
+        revision: r.to_owned(),
+    });
     to_go_json_pretty(&apko_sbom::index_sbom(&IndexSbom {
         index_digest: Digest::of(index_json).to_string(),
         images: images
             .iter()
-            .map(|i| {
-                (
-                    i.arch.oci_name().to_owned(),
-                    i.manifest.descriptor.digest.to_string(),
-                )
+            .map(|i| IndexImage {
+                oci_arch: i.arch.oci_name().to_owned(),
+                manifest_digest: i.manifest.descriptor.digest.to_string(),
             })
             .collect(),
         repository: repo_name(reference),

@@ -75,16 +75,34 @@ pub struct ImageSbom<'a> {
 pub struct IndexSbom {
     /// `sha256:…` of the index.
     pub index_digest: String,
-    /// `(oci arch, manifest digest)` of each image.
-    pub images: Vec<(String, String)>,
+    /// The images of the index.
+    pub images: Vec<IndexImage>,
     /// Repository name for purls.
     pub repository: String,
     /// RFC 3339 build time.
     pub created: String,
     /// `name version` of the tool.
     pub tool: String,
-    /// `(url, revision)` of the source, when known.
-    pub vcs: Option<(String, String)>,
+    /// The source the images were built from, when known.
+    pub vcs: Option<Vcs>,
+}
+
+/// One image of an index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexImage {
+    /// The OCI architecture (`amd64`, `arm64`, ...).
+    pub oci_arch: String,
+    /// `sha256:…` of its manifest.
+    pub manifest_digest: String,
+}
+
+/// A source repository and revision (`vcs-url`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vcs {
+    /// The repository URL.
+    pub url: String,
+    /// The commit.
+    pub revision: String,
 }
 
 /// SPDX identifiers allow `[A-Za-z0-9.-]`: `:` becomes `-`, any other byte `C<decimal>`
@@ -370,7 +388,11 @@ pub fn index_sbom(input: &IndexSbom) -> Document {
         .package(),
     ];
     let mut relationships = vec![rel("SPDXRef-DOCUMENT", "DESCRIBES", &id)];
-    for (arch, digest) in &input.images {
+    for IndexImage {
+        oci_arch: arch,
+        manifest_digest: digest,
+    } in &input.images
+    {
         let img = format!("SPDXRef-Package-{}", sanitize_id(digest));
         packages.push(
             OciArtifact {
@@ -392,7 +414,7 @@ pub fn index_sbom(input: &IndexSbom) -> Document {
         relationships.push(rel(&img, "VARIANT_OF", &id));
         relationships.push(rel(&id, "CONTAINS", &img));
     }
-    if let Some((url, rev)) = &input.vcs {
+    if let Some(Vcs { url, revision: rev }) = &input.vcs {
         let src = format!("SPDXRef-Package-{}", sanitize_id(&format!("{url}@{rev}")));
         packages.push(Package {
             spdx_id: src.clone(),

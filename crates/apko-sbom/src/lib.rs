@@ -28,4 +28,6 @@
 mod build;
 pub mod spdx;
 
-pub use build::{ImageSbom, IndexSbom, OsRelease, image_sbom, index_sbom, sanitize_id};
+pub use build::{
+    ImageSbom, IndexImage, IndexSbom, OsRelease, Vcs, image_sbom, index_sbom, sanitize_id,
+};

@@ -30,7 +30,7 @@ mod report;
 mod select;
 mod solver;
 
-pub use multi::{ArchRequest, resolve_archs};
+pub use multi::{ArchRequest, ArchSolveError, resolve_archs};
 
 use crate::dependency::Dependency;
 use crate::info::PackageInfo;

@@ -27,7 +27,7 @@ pub struct ArchRequest<'a> {
 pub fn resolve_archs<'a>(
     world: &[Dependency],
     archs: &[ArchRequest<'a>],
-) -> Result<Vec<Resolution<'a>>, (String, SolveError)> {
+) -> Result<Vec<Resolution<'a>>, ArchSolveError> {
     // Names and versions as typed values: versions apk considers equal (`1-r0`, `1-r00`) are
     // one version here too.
     type Key = (PackageName, Version);
@@ -70,7 +70,10 @@ pub fn resolve_archs<'a>(
                 })),
                 ..Request::default()
             };
-            results.push(resolution(&req).map_err(|e| (a.arch.clone(), e))?);
+            results.push(resolution(&req).map_err(|error| ArchSolveError {
+                arch: a.arch.clone(),
+                error,
+            })?);
         }
         // Versions chosen for each common name, per architecture.
         let mut chosen: BTreeMap<&PackageName, BTreeSet<&Version>> = BTreeMap::new();
@@ -99,12 +102,21 @@ pub fn resolve_archs<'a>(
             return Ok(results);
         }
     }
-    Err((
-        archs.first().map(|a| a.arch.clone()).unwrap_or_default(),
-        SolveError::Unsatisfiable {
+    Err(ArchSolveError {
+        arch: archs.first().map(|a| a.arch.clone()).unwrap_or_default(),
+        error: SolveError::Unsatisfiable {
             errors: 1,
             report: "ERROR: unable to select packages:\n  the architectures keep choosing different versions\n".to_owned(),
             why: Vec::new(),
         },
-    ))
+    })
+}
+
+/// The architecture whose resolution failed, and why.
+#[derive(Debug)]
+pub struct ArchSolveError {
+    /// The apk architecture.
+    pub arch: String,
+    /// Why its world cannot be resolved.
+    pub error: SolveError,
 }

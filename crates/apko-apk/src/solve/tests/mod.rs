@@ -195,7 +195,7 @@ fn multi_arch_picks_common_versions() {
     assert_eq!(names(&res[1]), ["lib-1", "app-1"]);
     // A name only one architecture knows is not constrained there, and missing elsewhere.
     let err = resolve_archs(&world("armonly"), &archs).unwrap_err();
-    assert_eq!(err.0, "x86_64");
+    assert_eq!(err.arch, "x86_64");
 }
 
 #[test]
