@@ -4,7 +4,7 @@
 //! table prints time per path byte so that a cubic term shows as a growing column.
 //!
 //! `cargo bench -p apko-fs --bench depth`
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::cast_precision_loss)]
 
 use apko_fs::{ConflictPolicy, Decision, FsTree, Kind, LayerOptions, Meta, Node};
 use std::time::Instant;
@@ -20,9 +20,7 @@ fn main() {
     println!("| depth | path bytes | build | tar | ns per path byte |");
     println!("|---:|---:|---:|---:|---:|");
     for depth in [300usize, 600, 1200, 2400] {
-        let paths: Vec<String> = (1..=depth)
-            .map(|d| vec!["d"; d].join("/"))
-            .collect();
+        let paths: Vec<String> = (1..=depth).map(|d| vec!["d"; d].join("/")).collect();
         let bytes: usize = paths.iter().map(String::len).sum();
         let t = Instant::now();
         let mut fs = FsTree::new();
