@@ -82,6 +82,7 @@ pub fn parse_str(text: &str, name: &str) -> Result<ImageConfig, ConfigError> {
             Some(i) => message[..i].to_owned(),
             None => message,
         };
+        let message = humanize(&message, scalar_at(text, line, column));
         let field = locate::tree(text)
             .map(|t| locate::path_at(&t, Location { line, column }))
             .filter(|f| !f.is_empty());
@@ -93,6 +94,62 @@ pub fn parse_str(text: &str, name: &str) -> Result<ImageConfig, ConfigError> {
             message,
         }
     })
+}
+
+/// The YAML scalar that starts at `line:column` (1-based), as written.
+fn scalar_at(text: &str, line: u64, column: u64) -> Option<&str> {
+    let l = text.lines().nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
+    let start = usize::try_from(column).ok()?.checked_sub(1)?;
+    let rest = l.get(start..)?;
+    let end = rest
+        .find(|c: char| c == ',' || c == ']' || c == '}' || c == '#')
+        .unwrap_or(rest.len());
+    let v = rest[..end].trim();
+    (!v.is_empty()).then_some(v)
+}
+
+/// The parser's messages in the user's terms: what was expected, in YAML words, with the
+/// offending value quoted; never advice about Rust types.
+fn humanize(message: &str, value: Option<&str>) -> String {
+    let found = value.map_or_else(String::new, |v| format!(", found `{v}`"));
+    let number = |max: &str| match value {
+        Some(v) => format!("`{v}` is not a whole number from 0 to {max}"),
+        None => format!("expected a whole number from 0 to {max}"),
+    };
+    match message {
+        "invalid u8" => number("255"),
+        "invalid u16" => number("65535"),
+        "invalid u32" => number("4294967295"),
+        "invalid u64" => number("18446744073709551615"),
+        "invalid i64" | "invalid i32" => match value {
+            Some(v) => format!("`{v}` is not a whole number"),
+            None => "expected a whole number".to_owned(),
+        },
+        "expected sequence start" => format!("expected a list (`- item` lines or `[a, b]`){found}"),
+        "expected mapping start" => format!("expected a mapping (`key: value` lines){found}"),
+        m if m.starts_with("cannot deserialize null into ") => {
+            let what = m
+                .trim_start_matches("cannot deserialize null into ")
+                .split(';')
+                .next()
+                .unwrap_or("a value");
+            format!("a value is required here (expected {}), found nothing", plain_type(what))
+        }
+        m => match m.split_once("; use ") {
+            // Any other advice about Rust types is dropped.
+            Some((head, _)) => head.to_owned(),
+            None => m.to_owned(),
+        },
+    }
+}
+
+fn plain_type(rust: &str) -> &str {
+    match rust.trim() {
+        "string" | "String" => "text",
+        "u32" | "u64" | "u16" | "u8" => "a number",
+        "bool" => "true or false",
+        other => other,
+    }
 }
 
 /// Parses and validates a configuration given as text (an `include` is resolved from the

@@ -20,10 +20,10 @@ fn is_zero(n: &u32) -> bool {
 #[serde(deny_unknown_fields)]
 pub struct ImageConfig {
     /// Packages, repositories and keys.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub contents: Contents,
     /// The entrypoint.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub entrypoint: Entrypoint,
     /// Default arguments (`Cmd`), shell-split.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,28 +39,28 @@ pub struct ImageConfig {
     #[serde(rename = "work-dir", default, skip_serializing_if = "Option::is_none")]
     pub work_dir: Option<String>,
     /// Users, groups and the user to run as.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub accounts: Accounts,
     /// Architectures to build (apk or OCI names; normalised to OCI names).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
     pub archs: Vec<Arch>,
     /// Environment variables.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, deserialize_with = "null_map", skip_serializing_if = "BTreeMap::is_empty")]
     pub environment: BTreeMap<String, String>,
     /// Filesystem changes applied after installation.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
     pub paths: Vec<PathMutation>,
     /// `<url>@<commit>` of the sources this image was built from.
     #[serde(rename = "vcs-url", default, skip_serializing_if = "Option::is_none")]
     pub vcs_url: Option<String>,
     /// Annotations for the index, manifests and config labels.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, deserialize_with = "null_map", skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
     /// A base configuration to merge under this one (deprecated in apko, supported here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include: Option<String>,
     /// OCI `Volumes`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<String>,
     /// Multi-layer images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,22 +78,22 @@ pub struct ImageConfig {
 #[serde(deny_unknown_fields)]
 pub struct Contents {
     /// Repositories used at build time only.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
     pub build_repositories: Vec<String>,
     /// Repositories written into the image only.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
     pub runtime_repositories: Vec<String>,
     /// Repositories used at build time and written into the image (`[@tag ]URL-or-path`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
     pub repositories: Vec<String>,
     /// Public keys (paths or URLs), copied to `/etc/apk/keys`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
     pub keyring: Vec<String>,
     /// Inline public keys written to `/etc/apk/keys` after installation.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
     pub runtime_keyring: Vec<InlineFile>,
     /// The world: `name[op version][@tag]` (apk syntax `name@tag op version` also works).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
     pub packages: Vec<String>,
     /// Experimental: build on top of an existing image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -141,7 +141,7 @@ pub struct Entrypoint {
     )]
     pub shell_fragment: Option<String>,
     /// s6 services: name → command line.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, deserialize_with = "null_map", skip_serializing_if = "BTreeMap::is_empty")]
     pub services: BTreeMap<String, String>,
 }
 
@@ -189,10 +189,10 @@ pub struct Accounts {
     #[serde(rename = "run-as", default, skip_serializing_if = "Option::is_none")]
     pub run_as: Option<String>,
     /// Users to add to `/etc/passwd`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
     pub users: Vec<User>,
     /// Groups to add to `/etc/group`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<Group>,
 }
 
@@ -221,10 +221,11 @@ pub struct User {
 pub struct Group {
     /// Group name.
     pub groupname: String,
-    /// Group id.
+    /// Group id (0 when omitted, as apko).
+    #[serde(default)]
     pub gid: u32,
     /// Member user names.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<String>,
 }
 
@@ -298,6 +299,25 @@ impl Layering {
     }
 }
 
+/// An explicit YAML null (`packages:` with nothing after it) is the empty value, as in apko
+/// (yaml.v3 leaves the Go zero value).
+fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A string map where the map or any value may be null (`FOO:` with no value is `FOO=`).
+fn null_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let m: Option<BTreeMap<String, Option<String>>> = Option::deserialize(d)?;
+    Ok(m.unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.unwrap_or_default()))
+        .collect())
+}
+
 /// `layering.strategy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -324,10 +344,10 @@ fn layering_strategy<'de, D: serde::Deserializer<'de>>(
 #[serde(deny_unknown_fields)]
 pub struct Certificates {
     /// Inline PEM certificates.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
     pub additional: Vec<InlineFile>,
     /// Provided names whose packages' certificates are added to the bundles.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<String>,
 }
 

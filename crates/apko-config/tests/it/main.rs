@@ -290,3 +290,50 @@ fn account_and_line_fields_are_validated() {
         assert!(e.to_string().contains(want), "{text}: {e}");
     }
 }
+
+#[test]
+fn explicit_nulls_are_empty_values() {
+    let text = "contents:\n  repositories:\n    - ./repo\n  packages:\n  keyring:\nenvironment:\n  EMPTY:\n  SET: x\naccounts:\n  users:\n  groups:\n    - groupname: nonroot\n      members:\npaths:\narchs:\nannotations:\nentrypoint:\nvolumes:\ncmd:\n";
+    let c = load_str(text, "apko.yaml", &[]).unwrap().config;
+    assert!(c.contents.packages.is_empty() && c.contents.keyring.is_empty());
+    assert_eq!(c.environment["EMPTY"], "");
+    assert_eq!(c.environment["SET"], "x");
+    assert!(c.accounts.users.is_empty());
+    assert_eq!(c.accounts.groups[0].gid, 0, "gid defaults to 0, as in apko");
+    assert!(c.accounts.groups[0].members.is_empty());
+    assert!(c.paths.is_empty() && c.archs.is_empty() && c.annotations.is_empty());
+    assert_eq!(c.entrypoint, apko_config::Entrypoint::default());
+    assert!(c.volumes.is_empty() && c.cmd.is_none());
+    let c = load_str("contents:\naccounts:\n", "apko.yaml", &[]).unwrap().config;
+    assert_eq!(c.contents, apko_config::Contents::default());
+}
+
+#[test]
+fn parse_errors_speak_yaml_and_quote_the_value() {
+    for (text, want) in [
+        (
+            "paths:\n  - path: /a\n    type: directory\n    permissions: 0o999\n",
+            "apko.yaml:4:18: `paths[0].permissions`: `0o999` is not a whole number from 0 to 4294967295",
+        ),
+        (
+            "accounts:\n  users:\n    - username: a\n      uid: -1\n",
+            "`accounts.users[0].uid`: `-1` is not a whole number",
+        ),
+        (
+            "contents:\n  packages: busybox\n",
+            "`contents.packages`: expected a list (`- item` lines or `[a, b]`), found `busybox`",
+        ),
+        (
+            "entrypoint: /bin/sh\n",
+            "`entrypoint`: expected a mapping (`key: value` lines), found `/bin/sh`",
+        ),
+        (
+            "accounts:\n  users:\n    - username:\n      uid: 5\n",
+            "`accounts.users[0].username`: a value is required here (expected text), found nothing",
+        ),
+    ] {
+        let e = err(text).to_string();
+        assert!(e.contains(want), "{text}: {e}");
+        assert!(!e.contains("Option<") && !e.contains("u32"), "{e}");
+    }
+}
