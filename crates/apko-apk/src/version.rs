@@ -305,17 +305,17 @@ impl Ord for Version {
 
 impl Hash for Version {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        // Hash the token sequence, so that equal versions (`1-r0`, `1-r00`) hash alike.
+        // Hash what `compare_str` compares, so that equal versions (`1-r0`, `1-r00`, and `1-r`
+        // whose empty revision reads as 0) hash alike: the kind of each token before it is
+        // read, and the value read, up to the end.
         let mut t = Tokens::new(self.0.as_bytes());
         loop {
-            let (kind, value) = t.next_token();
+            let kind = t.kind;
             (kind as u8).hash(state);
-            value.hash(state);
             if matches!(kind, Kind::End | Kind::Invalid) {
                 break;
             }
-            // The kind of the following token is part of the order too.
-            (t.kind as u8).hash(state);
+            t.next_token().1.hash(state);
         }
     }
 }

@@ -109,6 +109,12 @@ fn equal_versions_hash_alike() {
     use std::collections::HashSet;
     let set: HashSet<Version> = [v("1-r0"), v("1-r00")].into_iter().collect();
     assert_eq!(set.len(), 1);
+    // An empty revision number reads as 0 (found by fuzzing: equal, but hashed apart).
+    for (a, b) in [("1-r", "1-r0"), ("-r", "-r0"), ("1.2_rc1-r", "1.2_rc1-r0")] {
+        assert_eq!(v(a), v(b));
+        let set: HashSet<Version> = [v(a), v(b)].into_iter().collect();
+        assert_eq!(set.len(), 1, "{a} and {b} hash apart");
+    }
     assert_eq!(v("1-r00").as_str(), "1-r00");
     assert_eq!(v("1.0").to_string(), "1.0");
 }
