@@ -220,7 +220,7 @@ fn publish(
     let out = Builder::new(req).with_reporter(reporter()).build()?;
     log_timings(&out);
     let client = apko_build::deps::apko_oci::registry::RegistryClient::new(&user_agent)
-        .with_credentials(crate::creds::DockerConfig::load())
+        .with_credentials(crate::creds::DockerCredentials::load())
         .with_insecure(insecure);
     let published = out.publish(&client, tags, jobs)?;
     if sbom && let Some(dir) = sbom_path {

@@ -2,9 +2,8 @@
 //! `$DOCKER_CONFIG` (default `~/.docker`), its `auths` entries, `credHelpers` per registry and
 //! the `credsStore` default, run as `docker-credential-<name> get`.
 
+use apko_build::deps::apko_oci::registry::docker_config::{DockerConfig, Lookup};
 use apko_build::deps::apko_oci::registry::{CredentialSource, Credentials};
-use base64::Engine as _;
-use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::io::Write;
 use std::path::PathBuf;
@@ -13,13 +12,9 @@ use std::process::{Command, Stdio};
 /// How long a credential helper may take.
 pub(crate) const HELPER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Docker's configuration, read once.
+/// Docker's configuration, read once; helpers run when the registry client asks.
 #[derive(Debug, Default)]
-pub(crate) struct DockerConfig {
-    auths: BTreeMap<String, Credentials>,
-    helpers: BTreeMap<String, String>,
-    store: Option<String>,
-}
+pub(crate) struct DockerCredentials(DockerConfig);
 
 fn config_path() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("DOCKER_CONFIG") {
@@ -28,92 +23,29 @@ fn config_path() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker/config.json"))
 }
 
-/// The keys docker may have stored a registry's credentials under.
-fn candidates(registry: &str) -> Vec<String> {
-    if matches!(
-        registry,
-        "index.docker.io" | "docker.io" | "registry-1.docker.io"
-    ) {
-        return vec![
-            "https://index.docker.io/v1/".into(),
-            "index.docker.io".into(),
-            "docker.io".into(),
-            "https://index.docker.io".into(),
-        ];
-    }
-    vec![
-        registry.to_owned(),
-        format!("https://{registry}"),
-        format!("http://{registry}"),
-        format!("https://{registry}/v1/"),
-        format!("https://{registry}/v2/"),
-    ]
-}
-
-impl DockerConfig {
+impl DockerCredentials {
     /// Reads the configuration; a missing file means no credentials, an unreadable one is
     /// reported as a warning.
-    pub(crate) fn load() -> DockerConfig {
+    pub(crate) fn load() -> DockerCredentials {
         let Some(path) = config_path() else {
-            return DockerConfig::default();
+            return DockerCredentials::default();
         };
         let Ok(text) = fs_err::read_to_string(&path) else {
-            return DockerConfig::default();
+            return DockerCredentials::default();
         };
         match DockerConfig::parse(&text) {
-            Ok(c) => c,
+            Ok(c) => DockerCredentials(c),
             Err(e) => {
-                tracing::warn!("{}: {e}; using no registry credentials", path.display());
-                DockerConfig::default()
+                let cause = std::error::Error::source(&e)
+                    .map(|s| format!(" ({s})"))
+                    .unwrap_or_default();
+                tracing::warn!(
+                    "{}: {e}{cause}; using no registry credentials",
+                    path.display()
+                );
+                DockerCredentials::default()
             }
         }
-    }
-
-    pub(crate) fn parse(text: &str) -> Result<DockerConfig, String> {
-        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        let mut out = DockerConfig::default();
-        if let Some(auths) = v["auths"].as_object() {
-            for (key, entry) in auths {
-                let creds = if let Some(auth) = entry["auth"].as_str().filter(|a| !a.is_empty()) {
-                    let raw = base64::engine::general_purpose::STANDARD
-                        .decode(auth)
-                        .map_err(|_| format!("auths.{key}.auth is not base64"))?;
-                    let raw = String::from_utf8(raw)
-                        .map_err(|_| format!("auths.{key}.auth is not text"))?;
-                    let (u, p) = raw
-                        .split_once(':')
-                        .ok_or_else(|| format!("auths.{key}.auth is not `user:password`"))?;
-                    Credentials {
-                        username: u.to_owned(),
-                        password: p.to_owned(),
-                    }
-                } else if let Some(token) = entry["identitytoken"].as_str() {
-                    Credentials {
-                        username: "<token>".into(),
-                        password: token.to_owned(),
-                    }
-                } else if let (Some(u), Some(p)) =
-                    (entry["username"].as_str(), entry["password"].as_str())
-                {
-                    Credentials {
-                        username: u.to_owned(),
-                        password: p.to_owned(),
-                    }
-                } else {
-                    continue;
-                };
-                out.auths.insert(key.clone(), creds);
-            }
-        }
-        if let Some(helpers) = v["credHelpers"].as_object() {
-            for (registry, helper) in helpers {
-                if let Some(h) = helper.as_str() {
-                    out.helpers.insert(registry.clone(), h.to_owned());
-                }
-            }
-        }
-        out.store = v["credsStore"].as_str().map(str::to_owned);
-        Ok(out)
     }
 
     /// Runs `docker-credential-<helper> get` for `server` (at most [`HELPER_TIMEOUT`]).
@@ -177,46 +109,18 @@ fn run_helper(program: &str, server: &str, timeout: std::time::Duration) -> Opti
     }
 }
 
-impl CredentialSource for DockerConfig {
+impl CredentialSource for DockerCredentials {
     fn credentials(&self, registry: &str) -> Option<Credentials> {
-        let keys = candidates(registry);
-        if let Some(h) = keys.iter().find_map(|k| self.helpers.get(k)) {
-            return Self::helper(h, &keys[0]);
+        match self.0.lookup(registry)? {
+            Lookup::Stored(c) => Some(c.clone()),
+            Lookup::Helper { helper, server } => Self::helper(helper, &server),
         }
-        if let Some(c) = keys.iter().find_map(|k| self.auths.get(k)) {
-            return Some(c.clone());
-        }
-        self.store
-            .as_deref()
-            .and_then(|s| Self::helper(s, &keys[0]))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn docker_config_entries() {
-        let c = DockerConfig::parse(
-            r#"{"auths":{
-                "https://index.docker.io/v1/":{"auth":"dXNlcjpwYXNz"},
-                "ghcr.io":{"username":"me","password":"tok"},
-                "empty.example":{}
-            },"credHelpers":{"gcr.io":"gcloud"}}"#,
-        )
-        .unwrap();
-        let hub = c.credentials("index.docker.io").unwrap();
-        assert_eq!(
-            (hub.username.as_str(), hub.password.as_str()),
-            ("user", "pass")
-        );
-        assert_eq!(c.credentials("ghcr.io").unwrap().password, "tok");
-        assert!(c.credentials("empty.example").is_none());
-        assert!(c.credentials("quay.io").is_none());
-        assert_eq!(c.helpers["gcr.io"], "gcloud");
-        assert!(DockerConfig::parse(r#"{"auths":{"x":{"auth":"!!"}}}"#).is_err());
-    }
 
     #[test]
     fn credential_helpers_answer_or_are_killed() {

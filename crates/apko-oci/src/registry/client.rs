@@ -1,5 +1,7 @@
 //! [`RegistryClient`]: the distribution protocol over HTTP (ureq).
 
+use super::docker_config::IDENTITY_TOKEN_USER;
+use super::protocol::{Challenge, error_detail, resolve_location, token_of};
 use super::{
     CredentialSource, Credentials, Registry, RegistryError, Repository, StaticCredentials,
 };
@@ -40,78 +42,6 @@ impl std::fmt::Debug for RegistryClient {
             .field("insecure", &self.insecure)
             .finish_non_exhaustive()
     }
-}
-
-pub(super) fn detail_of(body: &str) -> String {
-    // {"errors":[{"code":"...","message":"...","detail":...}]}
-    match serde_json::from_str::<serde_json::Value>(body) {
-        Ok(v) => v["errors"]
-            .as_array()
-            .map(|errs| {
-                errs.iter()
-                    .map(|e| {
-                        format!(
-                            "{}: {}",
-                            e["code"].as_str().unwrap_or("ERROR"),
-                            e["message"].as_str().unwrap_or("")
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
-            .unwrap_or_default(),
-        Err(_) => body.chars().take(200).collect(),
-    }
-}
-
-/// An upload `Location` resolved against the URL of the request that returned it
-/// (RFC 3986): absolute, host-relative (`/v2/…`) or relative to the request's directory.
-pub(super) fn resolve_location(request: &str, location: &str) -> String {
-    if location.starts_with("http://") || location.starts_with("https://") {
-        return location.to_owned();
-    }
-    let scheme_end = request.find("://").map_or(0, |i| i + 3);
-    let host_end = request[scheme_end..]
-        .find('/')
-        .map_or(request.len(), |i| scheme_end + i);
-    if location.starts_with('/') {
-        return format!("{}{location}", &request[..host_end]);
-    }
-    let path = request.split('?').next().unwrap_or(request);
-    let dir_end = path.rfind('/').map_or(path.len(), |i| i + 1).max(host_end);
-    let dir = &path[..dir_end];
-    if dir.ends_with('/') {
-        format!("{dir}{location}")
-    } else {
-        format!("{dir}/{location}")
-    }
-}
-
-/// `key="value"` pairs of a `WWW-Authenticate` header after its scheme.
-pub(super) fn auth_params(header: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let rest = header.split_once(' ').map_or("", |(_, r)| r);
-    let mut s = rest;
-    while !s.is_empty() {
-        let s2 = s.trim_start_matches([',', ' ']);
-        let Some((key, after)) = s2.split_once('=') else {
-            break;
-        };
-        let (value, next) = if let Some(quoted) = after.strip_prefix('"') {
-            match quoted.split_once('"') {
-                Some((v, n)) => (v, n),
-                None => (quoted, ""),
-            }
-        } else {
-            match after.split_once(',') {
-                Some((v, n)) => (v, n),
-                None => (after, ""),
-            }
-        };
-        out.insert(key.trim().to_ascii_lowercase(), value.to_owned());
-        s = next;
-    }
-    out
 }
 
 /// A body to send: bytes or a file.
@@ -224,17 +154,16 @@ impl RegistryClient {
                     .and_then(|h| h.to_str().ok())
                     .unwrap_or("")
                     .to_owned();
-                let params = auth_params(&header);
-                if header.to_ascii_lowercase().starts_with("bearer") {
+                let challenge = Challenge::parse(&header);
+                if challenge.is_bearer() {
                     Scheme::Bearer {
-                        realm: params
-                            .get("realm")
-                            .cloned()
-                            .ok_or_else(|| RegistryError::Auth {
+                        realm: challenge.params.get("realm").cloned().ok_or_else(|| {
+                            RegistryError::Auth {
                                 registry: registry.to_owned(),
                                 reason: format!("bearer challenge without a realm: `{header}`"),
-                            })?,
-                        service: params.get("service").cloned().unwrap_or_default(),
+                            }
+                        })?,
+                        service: challenge.params.get("service").cloned().unwrap_or_default(),
                     }
                 } else {
                     Scheme::Basic
@@ -304,7 +233,7 @@ impl RegistryClient {
                 let mut resp = self.retry(
                     || match &creds {
                         // An identity (refresh) token: the OAuth2 exchange docker uses.
-                        Some(c) if c.username == "<token>" => {
+                        Some(c) if c.username == IDENTITY_TOKEN_USER => {
                             let mut form = vec![
                                 ("grant_type", "refresh_token"),
                                 ("refresh_token", c.password.as_str()),
@@ -344,15 +273,10 @@ impl RegistryClient {
                         ),
                     });
                 }
-                let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-                let token = v["token"]
-                    .as_str()
-                    .or_else(|| v["access_token"].as_str())
-                    .ok_or_else(|| RegistryError::Auth {
-                        registry: repo.registry.clone(),
-                        reason: format!("the token service {realm} returned no token"),
-                    })?
-                    .to_owned();
+                let token = token_of(&body).ok_or_else(|| RegistryError::Auth {
+                    registry: repo.registry.clone(),
+                    reason: format!("the token service {realm} returned no token"),
+                })?;
                 self.tokens.lock().expect("lock").insert(key, token.clone());
                 Ok(Some(format!("Bearer {token}")))
             }
@@ -476,7 +400,7 @@ impl RegistryClient {
             method,
             url: url.to_owned(),
             status,
-            detail: detail_of(&body),
+            detail: error_detail(&body),
         })
     }
 

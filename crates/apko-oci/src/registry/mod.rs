@@ -6,16 +6,21 @@
 //! registry reports are the ones the build computed (checked on every manifest).
 //!
 //! The types, errors and the [`Registry`] trait are always available (an embedder can bring
-//! its own transport); [`RegistryClient`], the HTTP implementation, needs the `registry`
+//! its own transport), as are the pure readers of registry answers ([`Challenge`],
+//! [`token_of`], [`error_detail`], [`resolve_location`]) and of docker's `config.json`
+//! ([`docker_config`]); [`RegistryClient`], the HTTP implementation, needs the `registry`
 //! feature.
 
 #[cfg(feature = "registry")]
 mod client;
+pub mod docker_config;
+mod protocol;
 #[cfg(all(test, feature = "registry"))]
 mod tests;
 
 #[cfg(feature = "registry")]
 pub use client::RegistryClient;
+pub use protocol::{Challenge, error_detail, resolve_location, token_of};
 
 use crate::digest::Digest;
 use crate::layout::{Blob, ImageBlobs};
