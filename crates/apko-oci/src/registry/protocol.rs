@@ -99,14 +99,15 @@ pub fn resolve_location(request: &str, location: &str) -> String {
     if location.starts_with("http://") || location.starts_with("https://") {
         return location.to_owned();
     }
-    let scheme_end = request.find("://").map_or(0, |i| i + 3);
-    let host_end = request[scheme_end..]
-        .find('/')
-        .map_or(request.len(), |i| scheme_end + i);
-    if location.starts_with('/') {
-        return format!("{}{location}", &request[..host_end]);
-    }
+    // Scheme, host and path end at the query: a `/` after a `?` is not a path separator.
     let path = request.split('?').next().unwrap_or(request);
+    let scheme_end = path.find("://").map_or(0, |i| i + 3);
+    let host_end = path[scheme_end..]
+        .find('/')
+        .map_or(path.len(), |i| scheme_end + i);
+    if location.starts_with('/') {
+        return format!("{}{location}", &path[..host_end]);
+    }
     let dir_end = path.rfind('/').map_or(path.len(), |i| i + 1).max(host_end);
     let dir = &path[..dir_end];
     if dir.ends_with('/') {
@@ -134,6 +135,22 @@ mod tests {
         assert_eq!(
             resolve_location(post, "u1?s=2"),
             "http://reg:5000/v2/a/b/blobs/uploads/u1?s=2"
+        );
+    }
+
+    #[test]
+    fn a_query_is_not_a_path() {
+        // Found by fuzzing: a `/` in the query of a URL without a path sliced out of bounds.
+        let get = "https://reg?x=/y/z";
+        assert_eq!(resolve_location(get, "u1"), "https://reg/u1");
+        assert_eq!(resolve_location(get, "/v2/u1"), "https://reg/v2/u1");
+        assert_eq!(
+            resolve_location("http://reg:5000/v2/a/uploads/?s=/1", "u1?s=2"),
+            "http://reg:5000/v2/a/uploads/u1?s=2"
+        );
+        assert_eq!(
+            resolve_location("Basic lmc lm=\"Reg/", "x"),
+            "Basic lmc lm=\"Reg/x"
         );
     }
 
