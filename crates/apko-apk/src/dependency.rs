@@ -202,6 +202,17 @@ pub enum ParseDependencyError {
         /// The whole dependency text.
         text: String,
     },
+    /// A tag with white space, a control character or an operator character (`< > = ~`),
+    /// which apk would read as the end of the tag (`foo=1.0@a=b` would print as `foo@a=b=1.0`).
+    #[error(
+        "invalid dependency `{text}`: repository tag `{tag}` holds white space, a control character or one of < > = ~"
+    )]
+    InvalidTag {
+        /// The whole dependency text.
+        text: String,
+        /// The tag.
+        tag: String,
+    },
 }
 
 impl Dependency {
@@ -295,10 +306,23 @@ impl FromStr for Dependency {
                 }
             }
         };
-        if tag == Some("") {
-            return Err(ParseDependencyError::EmptyTag {
-                text: text.to_owned(),
-            });
+        match tag {
+            Some("") => {
+                return Err(ParseDependencyError::EmptyTag {
+                    text: text.to_owned(),
+                });
+            }
+            Some(t)
+                if t.chars().any(|c| {
+                    c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '=' | '~')
+                }) =>
+            {
+                return Err(ParseDependencyError::InvalidTag {
+                    text: text.to_owned(),
+                    tag: t.to_owned(),
+                });
+            }
+            _ => {}
         }
         Ok(Dependency {
             name,

@@ -39,6 +39,30 @@ fn accepts_apko_tag_after_version() {
 }
 
 #[test]
+fn tags_that_would_print_as_operators_are_refused() {
+    // Found by fuzzing: the apko spelling put an operator in the tag, and the printed
+    // (apk-order) form did not parse back.
+    for bad in [
+        "foo=1.0@a=b",
+        "oo~1.2@>\n3a=",
+        "foo=1@a<b",
+        "foo=1@a~",
+        "foo=1@a b",
+    ] {
+        let e = bad.parse::<Dependency>().unwrap_err();
+        assert!(
+            matches!(e, ParseDependencyError::InvalidTag { .. }),
+            "{bad:?}: {e}"
+        );
+    }
+    // `@` and `!` inside a tag print and parse back.
+    for ok in ["foo@a@b=1", "foo=1@a!b"] {
+        let d = dep(ok);
+        assert_eq!(dep(&d.to_string()), d);
+    }
+}
+
+#[test]
 fn operators_round_trip() {
     for s in ["a=1", "a<1", "a>1", "a<=1", "a>=1", "a~1", "a>~1", "a<~1"] {
         assert_eq!(dep(s).to_string(), s);
