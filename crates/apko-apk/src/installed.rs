@@ -253,7 +253,8 @@ impl InstalledDb {
             reason,
         };
         let mut last = 0;
-        for (i, line) in text.lines().enumerate() {
+        // Lines end at `\n` only, as apk reads them: a `\r` is part of the value.
+        for (i, line) in text.split('\n').enumerate() {
             let lineno = i + 1;
             last = lineno;
             if line.is_empty() {

@@ -78,7 +78,8 @@ pub fn parse(bytes: &[u8]) -> Result<PackageInfo, PkgInfoError> {
     let mut name = None;
     let mut version = None;
     let mut fields: Vec<(usize, &str, &str)> = Vec::new();
-    for (i, line) in text.lines().enumerate() {
+    // Lines end at `\n` only, as apk and abuild read them: a `\r` is part of the value.
+    for (i, line) in text.split('\n').enumerate() {
         let lineno = i + 1;
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -276,5 +277,16 @@ datahash = 4b9cd5f0ac4ab6acd5b8b4e5d1f8b2a3c7e0f1a2b3c4d5e6f708192a3b4c5d6e\nunk
             Err(PkgInfoError::Missing("pkgname"))
         ));
         assert!(parse(b"pkgname=a\n").is_err());
+    }
+
+    #[test]
+    fn carriage_returns_are_part_of_values() {
+        // Found by fuzzing (APKINDEX text): `lines()` ended lines at `\r\n` too, so a value
+        // ending in `\r` lost it when the written file was read back.
+        let info = parse(b"pkgname = a\npkgver = 1\npkgdesc = d\r\nurl = \r\r\n").unwrap();
+        assert_eq!(info.description, "d\r");
+        assert_eq!(info.url, "\r\r");
+        assert_eq!(parse(write(&info, "t").as_bytes()).unwrap(), info);
+        assert!(parse(b"pkgname = a\r\npkgver = 1\n").is_err());
     }
 }

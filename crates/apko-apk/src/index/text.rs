@@ -154,7 +154,8 @@ where
     out
 }
 
-/// Parses `APKINDEX` text. `source` names the file or URL in errors.
+/// Parses `APKINDEX` text. `source` names the file or URL in errors. Lines end at `\n`, as
+/// apk reads them (a `\r` before it is part of the value).
 ///
 /// Unknown lower-case fields are ignored; an unknown upper-case field marks the package
 /// [`PackageInfo::uninstallable`], as apk-tools does.
@@ -162,7 +163,8 @@ pub fn parse_index_text(text: &str, source: &str) -> Result<ApkIndex, IndexError
     let mut packages = Vec::new();
     let mut current: Option<RecordBuilder> = None;
     let mut last_line = 0;
-    for (i, line) in text.lines().enumerate() {
+    // Lines end at `\n` only, as apk reads them: a `\r` is part of the value.
+    for (i, line) in text.split('\n').enumerate() {
         let lineno = i + 1;
         last_line = lineno;
         if line.is_empty() {
@@ -317,5 +319,19 @@ D:a>1 !c\np:cmd:b=1 so:libb.so.1=1.0\n\n";
             parse_index_text("P:a\nV:1\nD:b c=bad d\np:so:x=0unstable so:y=1\n", "i").unwrap();
         assert_eq!(idx.packages[0].depends.len(), 1);
         assert!(idx.packages[0].provides.is_empty());
+    }
+
+    #[test]
+    fn carriage_returns_are_part_of_values() {
+        // Found by fuzzing: `lines()` also ended lines at `\r\n`, so a value ending in `\r`
+        // lost it when the written index was read back.
+        let text = "P:a\nV:1\nT:desc\r\nc:\r\r\nS:0\nI:0\nU:\nL:\n\n";
+        let idx = parse_index_text(text, "i").unwrap();
+        assert_eq!(idx.packages[0].description, "desc\r");
+        assert_eq!(idx.packages[0].commit.as_deref(), Some("\r\r"));
+        let again = parse_index_text(&write_index_text(&idx), "i").unwrap();
+        assert_eq!(again, idx);
+        // apk refuses a version with a `\r`, and so do we.
+        assert!(parse_index_text("P:a\r\nV:1\r\n", "i").is_err());
     }
 }

@@ -189,3 +189,15 @@ fn scripts_and_triggers() {
         "Q1yY8lhMF1VhgegJgkcXfqaNabDJw= /bin /usr/bin\n"
     );
 }
+
+#[test]
+fn carriage_returns_are_part_of_values() {
+    // Found by fuzzing (APKINDEX text): `lines()` ended lines at `\r\n` too, so a value ending
+    // in `\r` lost it when the written database was read back.
+    let db = InstalledDb::parse("P:a\nV:1\nT:d\r\ns:tag\r\nF:etc\nR:x\r\n\n", "installed").unwrap();
+    let p = &db.packages[0];
+    assert_eq!(p.info.description, "d\r");
+    assert_eq!(p.repository_tag.as_deref(), Some("tag\r"));
+    assert_eq!(p.dirs[0].files[0].name, "x\r");
+    assert_eq!(InstalledDb::parse(&db.write(), "installed").unwrap(), db);
+}
