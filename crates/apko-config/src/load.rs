@@ -98,7 +98,9 @@ pub fn parse_str(text: &str, name: &str) -> Result<ImageConfig, ConfigError> {
 
 /// The YAML scalar that starts at `line:column` (1-based), as written.
 fn scalar_at(text: &str, line: u64, column: u64) -> Option<&str> {
-    let l = text.lines().nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
+    let l = text
+        .lines()
+        .nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
     let start = usize::try_from(column).ok()?.checked_sub(1)?;
     let rest = l.get(start..)?;
     let end = rest
@@ -133,7 +135,10 @@ fn humanize(message: &str, value: Option<&str>) -> String {
                 .split(';')
                 .next()
                 .unwrap_or("a value");
-            format!("a value is required here (expected {}), found nothing", plain_type(what))
+            format!(
+                "a value is required here (expected {}), found nothing",
+                plain_type(what)
+            )
         }
         m => match m.split_once("; use ") {
             // Any other advice about Rust types is dropped.

@@ -42,25 +42,45 @@ pub struct ImageConfig {
     #[serde(default, deserialize_with = "null_default")]
     pub accounts: Accounts,
     /// Architectures to build (apk or OCI names; normalised to OCI names).
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub archs: Vec<Arch>,
     /// Environment variables.
-    #[serde(default, deserialize_with = "null_map", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub environment: BTreeMap<String, String>,
     /// Filesystem changes applied after installation.
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub paths: Vec<PathMutation>,
     /// `<url>@<commit>` of the sources this image was built from.
     #[serde(rename = "vcs-url", default, skip_serializing_if = "Option::is_none")]
     pub vcs_url: Option<String>,
     /// Annotations for the index, manifests and config labels.
-    #[serde(default, deserialize_with = "null_map", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub annotations: BTreeMap<String, String>,
     /// A base configuration to merge under this one (deprecated in apko, supported here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include: Option<String>,
     /// OCI `Volumes`.
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub volumes: Vec<String>,
     /// Multi-layer images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,22 +98,46 @@ pub struct ImageConfig {
 #[serde(deny_unknown_fields)]
 pub struct Contents {
     /// Repositories used at build time only.
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub build_repositories: Vec<String>,
     /// Repositories written into the image only.
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub runtime_repositories: Vec<String>,
     /// Repositories used at build time and written into the image (`[@tag ]URL-or-path`).
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub repositories: Vec<String>,
     /// Public keys (paths or URLs), copied to `/etc/apk/keys`.
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub keyring: Vec<String>,
     /// Inline public keys written to `/etc/apk/keys` after installation.
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub runtime_keyring: Vec<InlineFile>,
     /// The world: `name[op version][@tag]` (apk syntax `name@tag op version` also works).
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub packages: Vec<String>,
     /// Experimental: build on top of an existing image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -141,7 +185,11 @@ pub struct Entrypoint {
     )]
     pub shell_fragment: Option<String>,
     /// s6 services: name → command line.
-    #[serde(default, deserialize_with = "null_map", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub services: BTreeMap<String, String>,
 }
 
@@ -189,10 +237,18 @@ pub struct Accounts {
     #[serde(rename = "run-as", default, skip_serializing_if = "Option::is_none")]
     pub run_as: Option<String>,
     /// Users to add to `/etc/passwd`.
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub users: Vec<User>,
     /// Groups to add to `/etc/group`.
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub groups: Vec<Group>,
 }
 
@@ -225,7 +281,11 @@ pub struct Group {
     #[serde(default)]
     pub gid: u32,
     /// Member user names.
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub members: Vec<String>,
 }
 
@@ -344,10 +404,18 @@ fn layering_strategy<'de, D: serde::Deserializer<'de>>(
 #[serde(deny_unknown_fields)]
 pub struct Certificates {
     /// Inline PEM certificates.
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub additional: Vec<InlineFile>,
     /// Provided names whose packages' certificates are added to the bundles.
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub providers: Vec<String>,
 }
 

@@ -304,7 +304,9 @@ fn explicit_nulls_are_empty_values() {
     assert!(c.paths.is_empty() && c.archs.is_empty() && c.annotations.is_empty());
     assert_eq!(c.entrypoint, apko_config::Entrypoint::default());
     assert!(c.volumes.is_empty() && c.cmd.is_none());
-    let c = load_str("contents:\naccounts:\n", "apko.yaml", &[]).unwrap().config;
+    let c = load_str("contents:\naccounts:\n", "apko.yaml", &[])
+        .unwrap()
+        .config;
     assert_eq!(c.contents, apko_config::Contents::default());
 }
 
