@@ -113,11 +113,13 @@ for t in "${targets[@]}"; do
   timing="$(mktemp)"
   echo "== $t: ${seconds}s, $(find "$corpus" -type f | wc -l) inputs in $corpus"
   status=0
-  /usr/bin/time -f '%U %S' -o "$timing" \
+  timer=()
+  [ -x /usr/bin/time ] && timer=(/usr/bin/time -f '%U %S' -o "$timing")
+  "${timer[@]}" \
     cargo fuzz run -s "$sanitizer" "$t" "$corpus" -- \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="$artifacts/" >"$log" 2>&1 || status=$?
-  cpu="$(awk 'END { printf "%.1f", $1 + $2 }' "$timing")"
+  cpu="$(awk 'NF == 2 { cpu = sprintf("%.1f", $1 + $2) } END { print (cpu == "" ? "?" : cpu) }' "$timing")"
   rm -f "$timing"
   runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)"
   if [ -z "$runs" ]; then
