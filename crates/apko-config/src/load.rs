@@ -103,9 +103,7 @@ fn scalar_at(text: &str, line: u64, column: u64) -> Option<&str> {
         .nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
     let start = usize::try_from(column).ok()?.checked_sub(1)?;
     let rest = l.get(start..)?;
-    let end = rest
-        .find(|c: char| c == ',' || c == ']' || c == '}' || c == '#')
-        .unwrap_or(rest.len());
+    let end = rest.find([',', ']', '}', '#']).unwrap_or(rest.len());
     let v = rest[..end].trim();
     (!v.is_empty()).then_some(v)
 }
