@@ -55,8 +55,6 @@ pub(crate) struct NameState {
     pub(crate) reverse_deps_done: bool,
     pub(crate) has_virtual_provides: bool,
     pub(crate) in_changeset: bool,
-    pub(crate) in_dirty: bool,
-    pub(crate) in_unresolved: bool,
     pub(crate) installed_pkg: Option<PkgId>,
     pub(crate) installed_name: Option<NameId>,
 }

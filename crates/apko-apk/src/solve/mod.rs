@@ -26,6 +26,7 @@ mod changeset;
 mod db;
 mod multi;
 mod murmur;
+mod queue;
 mod report;
 mod select;
 mod solver;

@@ -4,37 +4,53 @@
 use super::db::{
     AVAILABLE, DEFAULT_TAG_MASK, IGNORE_UPGRADE, LATEST, NameId, PkgId, REINSTALL, UPGRADE,
 };
+use super::queue::DequeueKey;
 use super::solver::Solver;
 use crate::version::Version;
-use std::cmp::Ordering;
+use std::cmp::{Ordering, Reverse};
 
 impl Solver<'_> {
+    /// The next name to decide, as apk 2.14 picks it from its list: the first ready name (its
+    /// reverse dependencies done, required, a single option), else the first with the greatest
+    /// [`DequeueKey`]. In debug builds the index is checked against apk's scan of the list.
     pub(super) fn pick_next(&self) -> Option<NameId> {
-        let mut best: Option<NameId> = None;
-        for &n in &self.unresolved {
-            let s = &self.db.names[n].s;
-            if s.reverse_deps_done && s.requirers > 0 && !s.has_options {
-                return Some(n);
+        let next = self.unresolved.next();
+        #[cfg(debug_assertions)]
+        {
+            let mut best: Option<NameId> = None;
+            let mut scanned = None;
+            for n in self.unresolved.in_list_order() {
+                let (ready, key) = self.decision_fields(n);
+                if ready {
+                    scanned = Some(n);
+                    break;
+                }
+                if best.is_none_or(|b| key > self.decision_fields(b).1) {
+                    best = Some(n);
+                }
             }
-            if best.is_none_or(|b| self.dequeue_less(n, b)) {
-                best = Some(n);
-            }
+            debug_assert_eq!(
+                next,
+                scanned.or(best),
+                "indexed choice differs from apk's scan"
+            );
         }
-        best
+        next
     }
 
-    /// Whether `a` should be decided before `b` (2.14.4 ordering).
-    fn dequeue_less(&self, a: NameId, b: NameId) -> bool {
-        let (na, nb) = (&self.db.names[a], &self.db.names[b]);
-        let keys = |n: &super::db::Name| {
+    /// What the choice of the next name reads of `n`: whether it is ready, and its key.
+    pub(super) fn decision_fields(&self, n: NameId) -> (bool, DequeueKey) {
+        let name = &self.db.names[n];
+        let s = &name.s;
+        (
+            s.reverse_deps_done && s.requirers > 0 && !s.has_options,
             (
-                n.solver_flags_set,
-                std::cmp::Reverse(n.priority),
-                n.s.max_dep_chain,
-                n.s.requirers > 0,
-            )
-        };
-        keys(na) > keys(nb)
+                name.solver_flags_set,
+                Reverse(name.priority),
+                s.max_dep_chain,
+                s.requirers > 0,
+            ),
+        )
     }
 
     pub(super) fn select_package(&mut self, name: NameId) {
@@ -113,11 +129,8 @@ impl Solver<'_> {
             s.chosen_pkg = pkg;
             s.chosen_version = version.cloned();
         }
-        self.remove_unresolved(n);
-        if self.db.names[n].s.in_dirty {
-            self.db.names[n].s.in_dirty = false;
-            self.dirty.retain(|&x| x != n);
-        }
+        self.unresolved.remove(n);
+        self.dirty.remove(n);
         if !self.ignore_conflict {
             for i in 0..self.db.names[n].providers.len() {
                 let (q, qnone) = (

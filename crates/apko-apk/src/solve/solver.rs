@@ -5,15 +5,15 @@
 use super::db::{
     AVAILABLE, DEFAULT_TAG_MASK, Db, Dep, IGNORE_CONFLICT, NameId, NameState, PkgId, PkgState,
 };
+use super::queue::{Dirty, Unresolved};
 use crate::dependency::{Constraint, Dependency};
 use crate::version::Version;
-use std::collections::VecDeque;
 
 pub(crate) struct Solver<'a> {
     pub(crate) db: Db<'a>,
-    pub(super) dirty: VecDeque<NameId>,
-    /// Front is index 0; new names are pushed at the front.
-    pub(super) unresolved: VecDeque<NameId>,
+    pub(super) dirty: Dirty,
+    /// apk's list of names to decide (new names at the front), indexed (see `queue.rs`).
+    pub(super) unresolved: Unresolved,
     pub(crate) errors: u32,
     pub(crate) ignore_conflict: bool,
     flags_inherit: u8,
@@ -44,10 +44,11 @@ pub(crate) fn is_provided(
 
 impl<'a> Solver<'a> {
     pub(crate) fn new(db: Db<'a>, global_flags: u8, self_upgrade: bool) -> Self {
+        let names = db.names.len();
         Solver {
             db,
-            dirty: VecDeque::new(),
-            unresolved: VecDeque::new(),
+            dirty: Dirty::new(names),
+            unresolved: Unresolved::new(names),
             errors: 0,
             ignore_conflict: global_flags & IGNORE_CONFLICT != 0,
             flags_inherit: 0,
@@ -84,6 +85,8 @@ impl<'a> Solver<'a> {
         for p in &mut self.db.pkgs {
             p.s = PkgState::default();
         }
+        self.dirty = Dirty::new(self.db.names.len());
+        self.unresolved = Unresolved::new(self.db.names.len());
         for &(n, f, fi) in name_flags {
             self.db.names[n].solver_flags_set = true;
             for i in 0..self.db.names[n].providers.len() {
@@ -104,7 +107,6 @@ impl<'a> Solver<'a> {
         self.pinning_inherit = 0;
         loop {
             while let Some(n) = self.dirty.pop_front() {
-                self.db.names[n].s.in_dirty = false;
                 self.reconsider(n);
             }
             let Some(n) = self.pick_next() else { break };
@@ -172,10 +174,9 @@ impl<'a> Solver<'a> {
 
     fn queue_dirty(&mut self, n: NameId) {
         let s = &self.db.names[n].s;
-        if s.in_dirty || s.locked || (s.requirers == 0 && !s.reevaluate_iif) {
+        if s.locked || (s.requirers == 0 && !s.reevaluate_iif) {
             return;
         }
-        self.db.names[n].s.in_dirty = true;
         self.dirty.push_back(n);
     }
 
@@ -185,19 +186,19 @@ impl<'a> Solver<'a> {
             return;
         }
         let want = s.requirers > 0 || s.has_iif;
-        if want && !s.in_unresolved {
-            self.db.names[n].s.in_unresolved = true;
-            self.unresolved.push_front(n);
-        } else if !want && s.in_unresolved {
-            self.remove_unresolved(n);
+        let (ready, key) = self.decision_fields(n);
+        match (want, self.unresolved.contains(n)) {
+            (true, false) => self.unresolved.push_front(n, ready, key),
+            (true, true) => self.unresolved.update(n, ready, key),
+            (false, true) => self.unresolved.remove(n),
+            (false, false) => {}
         }
     }
 
-    pub(super) fn remove_unresolved(&mut self, n: NameId) {
-        if self.db.names[n].s.in_unresolved {
-            self.db.names[n].s.in_unresolved = false;
-            self.unresolved.retain(|&x| x != n);
-        }
+    /// Re-indexes an unresolved name after fields its decision reads have changed.
+    fn reindex_unresolved(&mut self, n: NameId) {
+        let (ready, key) = self.decision_fields(n);
+        self.unresolved.update(n, ready, key);
     }
 
     pub(super) fn reeval_rdeps(&mut self, n: NameId) {
@@ -461,6 +462,7 @@ impl<'a> Solver<'a> {
             .iter()
             .any(|&m| self.db.names[m].s.seen && !self.db.names[m].s.locked);
         self.db.names[name].s.reverse_deps_done = done;
+        self.reindex_unresolved(name);
     }
 
     fn exclude_non_providers(&mut self, n: NameId, must: NameId, skip_virtual: bool) {
