@@ -112,6 +112,38 @@ pub(crate) enum Command {
     },
     /// Print the version.
     Version,
+    /// Print a shell completion script (`source <(apko completion bash)`).
+    Completion {
+        /// bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+        /// Accepted for compatibility with cobra's completion command.
+        #[arg(long)]
+        no_descriptions: bool,
+    },
+}
+
+impl Command {
+    /// The image options of `build` and `publish`.
+    pub(crate) fn image_opts(&mut self) -> Option<&mut ImageOpts> {
+        match self {
+            Command::Build { image, .. } | Command::Publish { image, .. } => Some(image),
+            _ => None,
+        }
+    }
+
+    /// The options every configuration-reading command shares.
+    pub(crate) fn common(&mut self) -> Option<&mut Common> {
+        match self {
+            Command::Build { common, .. }
+            | Command::Publish { common, .. }
+            | Command::Lock { common, .. }
+            | Command::Resolve { common, .. }
+            | Command::BuildMinirootfs { common, .. }
+            | Command::ShowPackages { common, .. }
+            | Command::ShowConfig { common, .. } => Some(common),
+            Command::Version | Command::Completion { .. } => None,
+        }
+    }
 }
 
 /// Options of commands that produce images (`build`, `publish`).
@@ -125,7 +157,7 @@ pub(crate) struct ImageOpts {
     #[arg(long)]
     pub(crate) sbom_path: Option<PathBuf>,
     /// SBOM formats (only `spdx`).
-    #[arg(long, value_delimiter = ',', default_value = "spdx")]
+    #[arg(long, default_value = "spdx")]
     pub(crate) sbom_formats: Vec<String>,
     /// Annotations `key:value` for the index, manifests and config labels.
     #[arg(long = "annotations", value_name = "KEY:VALUE")]
@@ -145,7 +177,7 @@ pub(crate) struct ImageOpts {
 #[derive(Debug, Args)]
 pub(crate) struct Common {
     /// Architectures (`x86_64`, `amd64`, ..., `all`, `host`); default: the configuration's.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long)]
     pub(crate) arch: Vec<String>,
     /// Build date (RFC 3339); a floor for the date derived from packages.
     #[arg(long)]
@@ -172,7 +204,7 @@ pub(crate) struct Common {
     #[arg(long)]
     pub(crate) ignore_signatures: bool,
     /// Directories searched for `include`d configurations.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long)]
     pub(crate) include_paths: Vec<PathBuf>,
     /// Parallel jobs (downloads, expansion, compression).
     #[arg(short = 'j', long)]

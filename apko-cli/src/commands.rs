@@ -12,7 +12,8 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
+pub(crate) fn run(mut cli: Cli) -> Result<(), CliError> {
+    cli.command.split_lists()?;
     if let Some(dir) = &cli.workdir {
         std::env::set_current_dir(dir).map_err(|e| {
             CliError::usage(
@@ -137,6 +138,11 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
                 CliError::usage(format!("cannot render the configuration: {e}"), None)
             })?;
             print!("{yaml}");
+            Ok(())
+        }
+        Command::Completion { shell, .. } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "apko", &mut std::io::stdout());
             Ok(())
         }
         Command::Version => {

@@ -12,6 +12,7 @@ mod commands;
 mod creds;
 mod progress;
 mod render;
+mod slices;
 
 use clap::Parser;
 use std::process::ExitCode;
