@@ -319,12 +319,32 @@ fn request(config: &Path, tag: &str, common: &Common) -> Result<BuildRequest, Cl
     req.extra_build_repositories
         .clone_from(&common.build_repository_append);
     req.extra_packages.clone_from(&common.package_append);
-    req.cache_dir = common
-        .cache_dir
-        .as_ref()
-        .map(|d| absolute(&req.base_dir, d));
+    req.cache_dir = match &common.cache_dir {
+        Some(d) if !d.as_os_str().is_empty() => Some(absolute(&req.base_dir, d)),
+        _ => {
+            let dir = crate::cachedir::default_cache_dir();
+            if dir.is_none() {
+                tracing::warn!(
+                    "cache disabled: no --cache-dir, and neither XDG_CACHE_HOME nor HOME is set"
+                );
+            }
+            dir
+        }
+    };
     req.offline = common.offline;
     req.ignore_signatures = common.ignore_signatures;
+    if let Some(auth) = std::env::var("HTTP_AUTH").ok().filter(|a| !a.is_empty()) {
+        let creds = auth.parse().map_err(|why: &str| {
+            CliError::usage(
+                format!("HTTP_AUTH: {why}"),
+                Some("set HTTP_AUTH=basic:HOST:USER:PASSWORD (the value is never printed)"),
+            )
+        })?;
+        req.http_credentials = vec![creds];
+    }
+    if let Some(url) = std::env::var("APKO_ALPINE_RELEASES_URL").ok().filter(|u| !u.is_empty()) {
+        req.alpine_releases_url = url;
+    }
     req.jobs = match common.jobs {
         Some(j) if j == 0 || j > apko_build::MAX_JOBS => {
             return Err(CliError::usage(

@@ -7,6 +7,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)]
 
 mod args;
+mod cachedir;
 mod cleanup;
 mod commands;
 mod creds;

@@ -10,6 +10,8 @@
 pub mod checksum;
 pub mod dependency;
 #[cfg(feature = "signatures")]
+pub mod discovery;
+#[cfg(feature = "signatures")]
 mod gzip;
 pub mod index;
 pub mod info;

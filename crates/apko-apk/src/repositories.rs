@@ -261,6 +261,16 @@ impl Repositories {
         from_base.display().to_string()
     }
 
+    /// Adds a key given by its content (a discovered key, or one a lockfile carries).
+    pub fn add_key_pem(&mut self, name: &str, pem: &[u8]) -> Result<&KeyFile, KeyLoadError> {
+        self.keyring.add_pem(name, pem)?;
+        self.keys.push(KeyFile {
+            name: name.to_owned(),
+            pem: pem.to_vec(),
+        });
+        Ok(self.keys.last().expect("just pushed"))
+    }
+
     /// `repo` with its URL located.
     pub fn locate_repository(&self, repo: &RepositoryUrl) -> RepositoryUrl {
         RepositoryUrl {

@@ -113,6 +113,7 @@ impl Builder {
                 .iter()
                 .zip(s.repos.keys())
                 .map(|(spec, key)| keyring_entry(spec, &key.pem))
+                .chain(s.discovered.iter().map(|k| keyring_entry(&k.url, &k.pem)))
                 .collect(),
             ..LockContents::default()
         };

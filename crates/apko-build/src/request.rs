@@ -85,6 +85,12 @@ pub struct BuildRequest {
     pub lock: Option<crate::lock::Lock>,
     /// `User-Agent` of HTTP requests.
     pub user_agent: String,
+    /// Repository credentials by host (`HTTP_AUTH`); sent only to their host, never written
+    /// into the image, the lockfile or a message.
+    pub http_credentials: Vec<apko_apk::source::HostCredentials>,
+    /// Alpine's `releases.json`, for discovering the keys of Alpine repositories when no key
+    /// is configured (default `https://alpinelinux.org/releases.json`; a mirror may be named).
+    pub alpine_releases_url: String,
     /// Where expanded packages and layers are kept during the build (a temporary directory
     /// by default).
     pub work_dir: Option<PathBuf>,
@@ -116,6 +122,8 @@ impl BuildRequest {
             http_timeout: Some(std::time::Duration::from_mins(15)),
             lock: None,
             user_agent: concat!("apko-rs/", env!("CARGO_PKG_VERSION")).to_owned(),
+            http_credentials: Vec::new(),
+            alpine_releases_url: apko_apk::discovery::ALPINE_RELEASES_URL.to_owned(),
             work_dir: None,
         }
     }

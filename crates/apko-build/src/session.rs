@@ -6,10 +6,11 @@ use crate::plan::{Plan, plan};
 use crate::report::{Phase, Reporter};
 use crate::request::BuildRequest;
 use crate::resolve::ArchPackages;
+use apko_apk::discovery::{DiscoveredKey, Discovery};
 use apko_apk::index::IndexTrust;
 use apko_apk::keys::SignaturePolicy;
 use apko_apk::repositories::Repositories;
-use apko_apk::source::{Cache, Fetcher, redact};
+use apko_apk::source::{Cache, Fetcher, RepositoryUrl, redact};
 use apko_config::Arch;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -92,6 +93,8 @@ pub(crate) struct Session {
     pub(crate) repos: Repositories,
     pub(crate) pool: Pool,
     pub(crate) work: Arc<WorkDir>,
+    /// Keys found by discovery (no key configured, no lockfile), recorded in lockfiles.
+    pub(crate) discovered: Vec<DiscoveredKey>,
     reporter: Arc<dyn Reporter>,
     timings: Mutex<Vec<Timing>>,
 }
@@ -111,10 +114,16 @@ impl Session {
                 source: Box::new(e),
             })?;
         }
+        let discovered = if plan.keyring.is_empty() {
+            unconfigured_keys(&req, &plan, &mut repos, &reporter)?
+        } else {
+            Vec::new()
+        };
         if req.ignore_signatures {
             reporter.warn("--ignore-signatures: repository index signatures are NOT verified");
         }
         Ok(Session {
+            discovered,
             pool: Pool::new(req.jobs.max(1) * 2),
             req,
             plan,
@@ -176,16 +185,69 @@ impl Session {
     }
 }
 
+/// The keys of a build that configures none: a lockfile's (as `apko lock` recorded them,
+/// discovered ones included), else those discovery finds for its repositories.
+fn unconfigured_keys(
+    req: &BuildRequest,
+    plan: &Plan,
+    repos: &mut Repositories,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<Vec<DiscoveredKey>, BuildError> {
+    if let Some(lock) = &req.lock {
+        for k in lock
+            .contents
+            .keyring
+            .iter()
+            .filter(|k| !k.content.is_empty())
+        {
+            let name = apko_apk::repositories::key_file_name(&k.url);
+            repos
+                .add_key_pem(&name, k.content.as_bytes())
+                .map_err(|e| BuildError::Key {
+                    key: redact(&k.url),
+                    source: Box::new(e),
+                })?;
+        }
+        return Ok(Vec::new());
+    }
+    let sink = reporter.clone();
+    let warn = move |m: &str| sink.warn(m);
+    let archs: Vec<&str> = plan.archs.iter().map(|a| a.apk_name()).collect();
+    let located: Vec<RepositoryUrl> = plan
+        .build_repos
+        .iter()
+        .map(|r| repos.locate_repository(r))
+        .collect();
+    let keys = Discovery {
+        fetcher: repos.fetcher(),
+        alpine_releases: &req.alpine_releases_url,
+        warn: &warn,
+    }
+    .discover(&located, &archs);
+    for k in &keys {
+        repos
+            .add_key_pem(&k.name, &k.pem)
+            .map_err(|e| BuildError::Key {
+                key: redact(&k.url),
+                source: Box::new(e),
+            })?;
+    }
+    Ok(keys)
+}
+
 /// The repositories of a request: its fetcher (transport, cache, offline; uncached
 /// downloads spooled in the work directory), trust policy, limits and base directory;
 /// warnings go to the reporter.
 fn repositories(req: &BuildRequest, reporter: &Arc<dyn Reporter>, work: &Path) -> Repositories {
     #[cfg(feature = "http")]
-    let f = Fetcher::new(Arc::new(apko_apk::source::HttpTransport::with_timeout(
-        &req.user_agent,
-        req.max_http_response_size,
-        req.http_timeout,
-    )));
+    let f = Fetcher::new(Arc::new(
+        apko_apk::source::HttpTransport::with_timeout(
+            &req.user_agent,
+            req.max_http_response_size,
+            req.http_timeout,
+        )
+        .with_credentials(req.http_credentials.clone()),
+    ));
     #[cfg(not(feature = "http"))]
     let f = Fetcher::local();
     let mut f = f

@@ -157,6 +157,13 @@ impl Fetcher {
         {
             return Ok(Fetched::File(path.clone()));
         }
+        // A package apko expanded into the cache: its segments, put back together.
+        if cached.is_none()
+            && !revalidate
+            && let Some(parts) = cache.expanded_parts(url)
+        {
+            return self.join_parts(url, &parts, limit);
+        }
         if self.offline {
             return Err(FetchError::Offline {
                 url: url.to_owned(),
@@ -178,6 +185,22 @@ impl Fetcher {
                 spool.file,
             )?)),
         }
+    }
+
+    /// Concatenates a package's cached segments into a spooled file.
+    fn join_parts(&self, url: &str, parts: &[PathBuf], limit: u64) -> Result<Fetched, FetchError> {
+        let mut spool = Spool::new(self.spool_dir.as_deref(), limit)?;
+        for p in parts {
+            let copied = fs_err::File::open(p).and_then(|mut f| io::copy(&mut f, &mut spool));
+            if let Some(e) = spool.failure(url) {
+                return Err(e);
+            }
+            copied.map_err(|source| FetchError::Cache {
+                path: p.display().to_string(),
+                source,
+            })?;
+        }
+        Ok(Fetched::Temp(spool.into_temp_path(url)?))
     }
 
     /// An `APKINDEX.tar.gz`. Remote indexes are revalidated against the server (with the

@@ -1,4 +1,4 @@
-use super::{Fetch, FetchError, Transport, split_credentials};
+use super::{Fetch, FetchError, HostCredentials, Transport, split_credentials};
 use base64::Engine as _;
 use std::io::{self, Read, Write};
 use std::time::Duration;
@@ -11,6 +11,15 @@ use std::time::Duration;
 pub struct HttpTransport {
     agent: ureq::Agent,
     max_size: u64,
+    credentials: Vec<HostCredentials>,
+}
+
+/// The `host[:port]` of a URL without user information.
+fn authority(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let a = &rest[..end];
+    a.rsplit_once('@').map_or(a, |(_, h)| h)
 }
 
 /// The default deadline of one whole request (connecting, waiting, reading the body).
@@ -39,13 +48,24 @@ impl HttpTransport {
         HttpTransport {
             agent: config.into(),
             max_size,
+            credentials: Vec::new(),
         }
+    }
+
+    /// Sends these credentials to their hosts.
+    pub fn with_credentials(mut self, credentials: Vec<HostCredentials>) -> Self {
+        self.credentials = credentials;
+        self
     }
 }
 
 impl Transport for HttpTransport {
     fn get(&self, url: &str, etag: Option<&str>, out: &mut dyn Write) -> Result<Fetch, FetchError> {
-        let (plain, creds) = split_credentials(url);
+        let (plain, mut creds) = split_credentials(url);
+        let host = authority(&plain);
+        if let Some(c) = self.credentials.iter().find(|c| c.applies_to(host)) {
+            creds = Some((&c.user, Some(&c.password)));
+        }
         let mut req = self.agent.get(&plain);
         if let Some((user, pass)) = creds {
             let pass = pass.unwrap_or("");
@@ -114,6 +134,7 @@ mod tests {
 
     #[test]
     fn credentials_are_split_off() {
+        assert_eq!(authority("https://u:p@h:8080/x?y"), "h:8080");
         let (u, c) = split_credentials("https://me:tok@host:8080/repo/x86_64/APKINDEX.tar.gz");
         assert_eq!(u, "https://host:8080/repo/x86_64/APKINDEX.tar.gz");
         assert_eq!(c, Some(("me", Some("tok"))));

@@ -5,6 +5,7 @@
 //! the `http` feature.
 
 mod cache;
+mod credentials;
 mod error;
 mod fetcher;
 #[cfg(feature = "http")]
@@ -16,6 +17,7 @@ pub use error::FetchError;
 pub use fetcher::{Fetched, Fetcher, parallel};
 #[cfg(feature = "http")]
 pub use http::{DEFAULT_REQUEST_TIMEOUT, HttpTransport};
+pub use credentials::HostCredentials;
 pub use local::FileTransport;
 
 use crate::info::PackageInfo;

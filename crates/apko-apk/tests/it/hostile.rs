@@ -189,11 +189,25 @@ fn unusable_cached_entity_tags_are_ignored() {
     let f = fetcher(None).with_cache(Cache::new(cache_dir.path()));
     f.fetch_index(&url).unwrap();
     assert!(cache.etag(&url).is_some(), "the server's tag is kept");
-    // A tag with CR LF (a header injection, or a corrupted file) must not be sent back.
-    let mut etag_file = cache.path_for(&url).into_os_string();
-    etag_file.push(".etag");
-    for bad in ["\"a\"\r\nX-Injected: 1", "\u{0}", &"x".repeat(5000)] {
-        fs_err::write(&etag_file, bad).unwrap();
+    // The tag is the (base32) name of the cached version. A name decoding to a tag with
+    // CR LF (a header injection, or a corrupted cache), NUL or non-ASCII must not be sent back.
+    let versions = cache.get(&url).unwrap().parent().unwrap().to_owned();
+    let later = std::time::SystemTime::now() + Duration::from_mins(1);
+    for (i, bad) in ["MERA2CSYFVEW42TFMN2GKZB2EAYQ====", "AA======", "MNQWNQ5J"]
+        .iter()
+        .enumerate()
+    {
+        let p = versions.join(format!("{bad}.tar.gz"));
+        fs_err::write(&p, &index).unwrap();
+        let newest = later + Duration::from_secs(i as u64);
+        fs_err::File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .file()
+            .set_modified(newest)
+            .unwrap();
+        assert_eq!(cache.get(&url).unwrap(), p);
         assert_eq!(cache.etag(&url), None, "{bad:?}");
         let got = f.fetch_index(&url).unwrap();
         assert_eq!(fs_err::read(got.path()).unwrap(), index);
