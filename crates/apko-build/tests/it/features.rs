@@ -254,6 +254,47 @@ fn busybox_links_certificates_keys_and_services() {
 }
 
 #[test]
+fn busybox_without_a_link_list_gets_the_applet_table_of_its_version() {
+    for (version, has_crc32) in [
+        ("1.32.1-r6", false),
+        ("1.35.0-r29", true),
+        ("1.99.0-r0", true),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = write_repo(
+            &dir.path().join("repo"),
+            &["x86_64"],
+            &[
+                base(),
+                pkg("busybox", version)
+                    .depends("baselayout")
+                    .dir("bin", 0o755)
+                    .file("bin/busybox", 0o755, "ELF")
+                    .file("bin/ls", 0o755, "a real ls"),
+            ],
+        );
+        let cfg = "contents:\n  repositories: [@REPO@]\n  keyring: [@KEY@]\n  packages: [busybox]\narchs: [x86_64]\n";
+        let out = build(request(dir.path(), cfg, &repo)).unwrap();
+        let e = layer_entries(&out, 0);
+        for l in ["bin/sh", "bin/ash", "usr/bin/wget", "sbin/ifconfig"] {
+            assert_eq!(
+                find(&e, l).link.as_deref(),
+                Some("/bin/busybox"),
+                "{version}: {l}"
+            );
+        }
+        // A file a package ships is left alone.
+        assert_eq!(find(&e, "bin/ls").link, None, "{version}");
+        // `crc32` came with busybox 1.35 (as `busybox --list-full` says).
+        assert_eq!(
+            e.iter().any(|x| x.path == "usr/bin/crc32"),
+            has_crc32,
+            "{version}"
+        );
+    }
+}
+
+#[test]
 fn file_ownership_rules_between_packages() {
     let dir = tempfile::tempdir().unwrap();
     let repo = write_repo(
