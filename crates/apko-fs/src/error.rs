@@ -74,6 +74,14 @@ pub enum FsError {
         #[source]
         source: std::io::Error,
     },
+    /// An entry does not fit the output format.
+    #[error("`{path}`: {what}")]
+    TooLarge {
+        /// The path.
+        path: String,
+        /// What does not fit.
+        what: &'static str,
+    },
     /// Writing a layer failed.
     #[error("cannot write the layer")]
     Write(#[source] std::io::Error),

@@ -107,6 +107,72 @@ impl LayerPart<'_> {
     }
 }
 
+/// Copies file contents out of the tree, keeping a bounded set of source files open.
+pub(crate) struct ContentReader<'t> {
+    tree: &'t FsTree,
+    files: HashMap<u32, fs_err::File>,
+    buf: Vec<u8>,
+}
+
+impl<'t> ContentReader<'t> {
+    pub(crate) fn new(tree: &'t FsTree) -> Self {
+        ContentReader {
+            tree,
+            files: HashMap::new(),
+            buf: vec![0u8; 1 << 20],
+        }
+    }
+
+    /// Writes content `c` (of the entry at `path`, for errors) to `w`.
+    pub(crate) fn copy(
+        &mut self,
+        c: &Content,
+        path: &str,
+        w: &mut dyn Write,
+    ) -> Result<(), FsError> {
+        let tree = self.tree;
+        match c {
+            Content::Bytes(b) => w.write_all(b).map_err(FsError::Write),
+            Content::Source {
+                source,
+                offset,
+                size,
+            } => {
+                // Bounded: images of thousands of packages stay below `ulimit -n`.
+                if self.files.len() >= MAX_OPEN_SOURCES && !self.files.contains_key(source) {
+                    self.files.clear();
+                }
+                let f = match self.files.entry(*source) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        let p = tree.source_path(*source);
+                        let f = fs_err::File::open(p).map_err(|e| FsError::Source {
+                            path: path.to_owned(),
+                            source_path: p.display().to_string(),
+                            source: e,
+                        })?;
+                        v.insert(f)
+                    }
+                };
+                let mut done = 0u64;
+                while done < *size {
+                    let n = (*size - done).min(self.buf.len() as u64) as usize;
+                    f.file()
+                        .read_exact_at(&mut self.buf[..n], offset + done)
+                        .map_err(|e| FsError::Source {
+                            path: path.to_owned(),
+                            source_path: tree.source_path(*source).display().to_string(),
+                            source: e,
+                        })?;
+                    w.write_all(&self.buf[..n]).map_err(FsError::Write)?;
+                    done += n as u64;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Writes the tar stream of the `part` of `tree` to `w`.
 pub fn write_tar_entries(
     tree: &FsTree,
@@ -129,8 +195,7 @@ pub fn write_tar_entries(
     };
     let mut emitted: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut first_path: HashMap<NodeId, String> = HashMap::new();
-    let mut files: HashMap<u32, fs_err::File> = HashMap::new();
-    let mut buf = vec![0u8; 1 << 20];
+    let mut reader = ContentReader::new(tree);
     let header = |path: &str, n: &crate::tree::Node| Header {
         name: path.to_owned(),
         mode: n.meta.mode & 0o7777,
@@ -238,44 +303,7 @@ pub fn write_tar_entries(
         }
         w.write_all(&encode(&h)).map_err(FsError::Write)?;
         if let Some(c) = content {
-            match c {
-                Content::Bytes(b) => w.write_all(b).map_err(FsError::Write)?,
-                Content::Source {
-                    source,
-                    offset,
-                    size,
-                } => {
-                    // Bounded: images of thousands of packages stay below `ulimit -n`.
-                    if files.len() >= MAX_OPEN_SOURCES && !files.contains_key(source) {
-                        files.clear();
-                    }
-                    let f = match files.entry(*source) {
-                        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                        std::collections::hash_map::Entry::Vacant(v) => {
-                            let p = tree.source_path(*source);
-                            let f = fs_err::File::open(p).map_err(|e| FsError::Source {
-                                path: path.clone(),
-                                source_path: p.display().to_string(),
-                                source: e,
-                            })?;
-                            v.insert(f)
-                        }
-                    };
-                    let mut done = 0u64;
-                    while done < *size {
-                        let n = (*size - done).min(buf.len() as u64) as usize;
-                        f.file()
-                            .read_exact_at(&mut buf[..n], offset + done)
-                            .map_err(|e| FsError::Source {
-                                path: path.clone(),
-                                source_path: tree.source_path(*source).display().to_string(),
-                                source: e,
-                            })?;
-                        w.write_all(&buf[..n]).map_err(FsError::Write)?;
-                        done += n as u64;
-                    }
-                }
-            }
+            reader.copy(c, path, w)?;
             let pad = (BLOCK - (c.len() as usize % BLOCK)) % BLOCK;
             w.write_all(&vec![0u8; pad]).map_err(FsError::Write)?;
         }

@@ -22,6 +22,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod cpio;
 mod error;
 mod gzip;
 mod install;
@@ -29,6 +30,7 @@ mod layer;
 mod tar;
 mod tree;
 
+pub use cpio::write_cpio;
 pub use error::FsError;
 pub use gzip::{Digests, compress};
 pub use install::{ConflictPolicy, Decision, Installed};
