@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real consumers the test suite checks our output with (Debian/Ubuntu):
-# skopeo, umoci, runc, oci-image-tool, the CNCF registry (docker-registry), the OCI image-spec
+# skopeo, umoci, runc, podman, oci-image-tool, the CNCF registry (docker-registry), the OCI image-spec
 # JSON schemas, and a Python venv with
 # pyspdxtools (spdx-tools), ntia-checker, jsonschema and pyjks; openssl, bzip2, cpio and bsdtar. Idempotent; prints where the venv is.
 set -euo pipefail
@@ -12,6 +12,7 @@ for cmd in skopeo umoci runc oci-image-tool docker-registry; do
 done
 [ -d /usr/share/gocode/src/github.com/opencontainers/image-spec/schema ] || need+=(golang-github-opencontainers-image-spec-dev)
 command -v unshare >/dev/null || need+=(util-linux)
+command -v podman >/dev/null || need+=(podman)     # a real engine: load, run, Engine API
 command -v cpio >/dev/null || need+=(cpio)         # reads build-cpio archives
 command -v bsdtar >/dev/null || need+=(libarchive-tools)
 command -v bzip2 >/dev/null || need+=(bzip2)   # a small glibc program for the ld.so.cache test

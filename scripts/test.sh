@@ -23,6 +23,8 @@ export APKO_TEST_VENV
 
 echo "== real consumers (skopeo, umoci, runc, unshare, oci-image-tool, OCI schemas, pyspdxtools)"
 cargo test --locked -p apko-cli --test consumers -- --ignored
+echo "== container engine and archive readers (podman, its Engine API, cpio, bsdtar)"
+cargo test --locked -p apko-cli --test engines -- --ignored --skip podman_runs_the_alpine_repo_image
 
 if [ -n "${APKO_TESTDATA:-}" ]; then
   echo "== conformance suite (APKO_TESTDATA=$APKO_TESTDATA)"

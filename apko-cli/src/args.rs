@@ -6,9 +6,10 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "apko", version, about = "Build reproducible OCI images from APK packages", long_about = None)]
 pub(crate) struct Cli {
-    /// Log level: trace, debug, info, warn, error.
-    #[arg(long, global = true)]
-    pub(crate) log_level: Option<String>,
+    /// Log level: debug, info, warn or error, with an optional offset (`info+2`; `debug-1`
+    /// adds trace records). Without it: the command's messages, warnings and errors.
+    #[arg(long, global = true, value_name = "LEVEL", value_parser = crate::loglevel::LogLevelParser)]
+    pub(crate) log_level: Option<crate::loglevel::LogLevel>,
     /// Change to this directory before doing anything.
     #[arg(short = 'C', long = "workdir", global = true)]
     pub(crate) workdir: Option<PathBuf>,
@@ -43,7 +44,10 @@ pub(crate) enum Command {
         /// Also write the image references (one per architecture, then the index) here.
         #[arg(long)]
         image_refs: Option<PathBuf>,
-        /// Load into a local docker daemon instead (not supported: refused).
+        /// Load the image into the local container engine instead of pushing (Docker Engine API
+        /// on `DOCKER_HOST`'s unix socket, default /var/run/docker.sock; podman's
+        /// `podman system service` works too). The architecture is `GOARCH`'s (Go names:
+        /// amd64, arm64, ...), else this machine's.
         #[arg(long)]
         local: bool,
         /// Speak plain http to this registry (registries on localhost always do).
@@ -91,13 +95,28 @@ pub(crate) enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Print the packages each architecture would get.
+    /// Build one architecture's filesystem as a newc cpio archive (an initramfs; gzip'd when
+    /// OUTPUT ends in `.gz`).
+    #[command(hide = true)]
+    BuildCpio {
+        /// The configuration file.
+        config: PathBuf,
+        /// The output file.
+        output: PathBuf,
+        /// The architecture (default: this machine's).
+        #[arg(long)]
+        build_arch: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the packages each architecture would get, one line per package (with several
+    /// architectures, `packages for <arch>` goes to stderr before each one's).
     ShowPackages {
         /// The configuration file.
         config: PathBuf,
         /// `name-version` (default), `name-version-source`, `name=version`, `name=version-source`,
         /// `name-(version)`, `name-(version)-source`, `packagelock`, `packagelock-source`, or a
-        /// template using `{{.Name}}`, `{{.Version}}` and `{{.Source}}`.
+        /// Go template of text and `{{ .Name }}`, `{{ .Version }}`, `{{ .Source }}`.
         #[arg(long, default_value = "name-version")]
         format: String,
         #[command(flatten)]
@@ -110,13 +129,62 @@ pub(crate) enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Print a Graphviz digraph of the resolved dependencies of one architecture
+    /// (`apko dot apko.yaml | dot -Tsvg > graph.svg`).
+    Dot {
+        /// The configuration file.
+        config: PathBuf,
+        /// Draw each package's first incoming dependency edge only (something like a
+        /// spanning tree).
+        #[arg(short = 'S', long)]
+        spanning_tree: bool,
+        /// Serve the graph to a browser (not supported by apko-rs: refused).
+        #[arg(long)]
+        web: bool,
+        /// The registry explorer `--web` links nodes to (accepted for compatibility).
+        #[arg(short = 'e', long, default_value = "apk.dag.dev", value_name = "FQDN")]
+        registry_explorer: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Delete the package cache (`--dry-run`: only report its size).
+    Clean {
+        /// The cache directory (default `$XDG_CACHE_HOME/dev.chainguard.go-apk`, else
+        /// `~/.cache/dev.chainguard.go-apk`).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+        /// Show the cache size without deleting.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Log in to a registry: store the credentials in docker's `config.json`.
+    #[command(
+        after_help = "Example:\n  # Log in to reg.example.com\n  apko login reg.example.com -u AzureDiamond -p hunter2"
+    )]
+    Login {
+        /// The registry (`reg.example.com`, `localhost:5000`, `docker.io`).
+        server: String,
+        /// User name.
+        #[arg(short = 'u', long)]
+        username: Option<String>,
+        /// Password.
+        #[arg(short = 'p', long)]
+        password: Option<String>,
+        /// Take the password from stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
     /// Print the version.
-    Version,
+    Version {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script (`source <(apko completion bash)`).
     Completion {
         /// bash, zsh, fish, powershell or elvish.
         shell: clap_complete::Shell,
-        /// Accepted for compatibility with cobra's completion command.
+        /// Leave the descriptions of commands and flags out of the script.
         #[arg(long)]
         no_descriptions: bool,
     },
@@ -139,9 +207,14 @@ impl Command {
             | Command::Lock { common, .. }
             | Command::Resolve { common, .. }
             | Command::BuildMinirootfs { common, .. }
+            | Command::BuildCpio { common, .. }
             | Command::ShowPackages { common, .. }
-            | Command::ShowConfig { common, .. } => Some(common),
-            Command::Version | Command::Completion { .. } => None,
+            | Command::ShowConfig { common, .. }
+            | Command::Dot { common, .. } => Some(common),
+            Command::Clean { .. }
+            | Command::Login { .. }
+            | Command::Version { .. }
+            | Command::Completion { .. } => None,
         }
     }
 }
@@ -168,8 +241,8 @@ pub(crate) struct ImageOpts {
     /// Install exactly the packages of this lockfile (see `apko lock`) instead of resolving.
     #[arg(long)]
     pub(crate) lockfile: Option<PathBuf>,
-    /// Read version-control information (accepted for compatibility; apko-rs takes
-    /// `vcs-url` from the configuration only).
+    /// Detect the git checkout holding the configuration and record its `origin` and
+    /// commit as `vcs-url` (`--vcs=false` to skip; a `vcs-url` in the configuration wins).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub(crate) vcs: bool,
 }
@@ -227,4 +300,18 @@ pub(crate) struct Common {
     /// Deadline of each whole HTTP request to a repository, in seconds (0: none).
     #[arg(long, default_value_t = 900)]
     pub(crate) http_timeout: u64,
+}
+
+/// The command with every description removed (`completion --no-descriptions`), those of
+/// the generated `--help`, `--version` and `help` included.
+pub(crate) fn without_descriptions(mut cmd: clap::Command) -> clap::Command {
+    cmd.build();
+    strip(cmd)
+}
+
+fn strip(cmd: clap::Command) -> clap::Command {
+    cmd.about(None)
+        .long_about(None)
+        .mut_args(|a| a.help(None).long_help(None))
+        .mut_subcommands(strip)
 }

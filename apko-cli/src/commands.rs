@@ -2,6 +2,7 @@
 
 use crate::args::{Cli, Command, Common, ImageOpts};
 use crate::cleanup;
+use crate::date::parse_rfc3339;
 use crate::progress::{Bars, LogWarnings};
 use crate::render::CliError;
 use apko_build::deps::apko_config::{self, Arch, LoadedConfig};
@@ -42,17 +43,14 @@ pub(crate) fn run(mut cli: Cli) -> Result<(), CliError> {
             image,
             common,
         } => {
-            if local {
-                return Err(CliError::usage(
-                    "--local: loading into a docker daemon is not supported by apko-rs",
-                    Some("build a tarball with `apko build` and `docker load < it`"),
-                ));
-            }
             let tags = tags
                 .iter()
                 .map(|t| parse_reference(t))
                 .collect::<Result<Vec<_>, _>>()?;
             let req = image_request(&config, &tags[0].to_string(), &image, &common)?;
+            if local {
+                return publish_local(req, &tags);
+            }
             publish(
                 req,
                 &tags,
@@ -102,24 +100,56 @@ pub(crate) fn run(mut cli: Cli) -> Result<(), CliError> {
             finish_work_dir(work);
             Ok(())
         }
+        Command::BuildCpio {
+            config,
+            output,
+            build_arch,
+            common,
+        } => {
+            let arch = build_arch_or_host(build_arch.as_deref())?;
+            let mut req = request(&config, "apko.local/cpio:latest", &common)?;
+            let work = work_dir(&mut req)?;
+            cleanup::output(&output);
+            Builder::new(req)
+                .with_reporter(reporter())
+                .build_cpio(arch, &output)?;
+            cleanup::commit();
+            finish_work_dir(work);
+            Ok(())
+        }
         Command::ShowPackages {
             config,
             format,
             common,
         } => {
+            // A bad template is refused before anything is fetched.
+            crate::show::Template::parse(crate::show::template_text(&format))?;
             let req = request(&config, "apko.local/show:latest", &common)?;
-            let archs = Builder::new(req).with_reporter(reporter()).resolve()?;
-            let several = archs.len() > 1;
-            for a in archs {
-                if several {
-                    println!("# {}", a.arch.apk_name());
-                }
-                for p in a.packages {
-                    println!("{}", format_package(&format, &p.name, &p.version, &p.url));
-                }
-            }
-            Ok(())
+            crate::show::show_packages(req, &format, reporter())
         }
+        Command::Dot {
+            config,
+            spanning_tree,
+            web,
+            registry_explorer: _,
+            common,
+        } => {
+            let req = request(&config, "apko.local/dot:latest", &common)?;
+            let name = config.to_string_lossy();
+            crate::dot::dot(req, &name, spanning_tree, web, reporter())
+        }
+        Command::Clean { cache_dir, dry_run } => crate::clean::clean(cache_dir.as_deref(), dry_run),
+        Command::Login {
+            server,
+            username,
+            password,
+            password_stdin,
+        } => crate::login::login(
+            &server,
+            username.as_deref(),
+            password.as_deref(),
+            password_stdin,
+        ),
         Command::ShowConfig { config, common } => {
             let loaded = load(&config, &common)?;
             let mut c = loaded.config.clone();
@@ -140,13 +170,31 @@ pub(crate) fn run(mut cli: Cli) -> Result<(), CliError> {
             print!("{yaml}");
             Ok(())
         }
-        Command::Completion { shell, .. } => {
+        Command::Completion {
+            shell,
+            no_descriptions,
+        } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "apko", &mut std::io::stdout());
-            Ok(())
+            if no_descriptions {
+                cmd = crate::args::without_descriptions(cmd);
+            }
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "apko", &mut script);
+            match std::io::Write::write_all(&mut std::io::stdout().lock(), &script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::usage(
+                    format!("cannot write to stdout: {e}"),
+                    None,
+                )),
+                _ => Ok(()),
+            }
         }
-        Command::Version => {
-            println!("apko-rs {}", env!("CARGO_PKG_VERSION"));
+        Command::Version { json } => {
+            let text = if json {
+                crate::version::json()
+            } else {
+                crate::version::text()
+            };
+            print!("{text}");
             Ok(())
         }
     }
@@ -193,6 +241,23 @@ fn image_request(
     }
     req.sbom = image.sbom;
     req.annotations = parse_annotations(&image.annotations)?;
+    // `--vcs`: as apko, only when the configuration has no `vcs-url`; failures only logged.
+    if image.vcs
+        && req
+            .config
+            .config
+            .vcs_url
+            .as_deref()
+            .is_none_or(str::is_empty)
+    {
+        match apko_build::probe_vcs_url(config, &req.base_dir) {
+            Ok(url) => {
+                tracing::debug!("detected {url} as VCS URL");
+                req.config.config.vcs_url = Some(url);
+            }
+            Err(e) => tracing::debug!("failed to probe VCS URL: {e}"),
+        }
+    }
     Ok(req)
 }
 
@@ -241,6 +306,62 @@ fn publish(
         write_atomically(path, text.as_bytes())?;
     }
     println!("{}", published.index);
+    drop(out);
+    finish_work_dir(work);
+    Ok(())
+}
+
+/// `--build-arch`, else this machine's architecture.
+fn build_arch_or_host(build_arch: Option<&str>) -> Result<Arch, CliError> {
+    match build_arch {
+        Some(a) => a
+            .parse::<Arch>()
+            .map_err(|e| CliError::usage(e.to_string(), None)),
+        None => Arch::host().ok_or_else(|| {
+            CliError::usage(
+                "this machine's architecture is not one apko knows",
+                Some("pass --build-arch"),
+            )
+        }),
+    }
+}
+
+/// `publish --local`: build, then load the image of `GOARCH` (else this machine's
+/// architecture) into the engine on `DOCKER_HOST`, named by every tag; prints the first tag.
+fn publish_local(mut req: BuildRequest, tags: &[Reference]) -> Result<(), CliError> {
+    use apko_build::deps::apko_oci::engine::Engine;
+    let arch = match std::env::var("GOARCH").ok().filter(|a| !a.is_empty()) {
+        Some(a) => a.parse::<Arch>().map_err(|e| {
+            CliError::usage(
+                format!("GOARCH `{a}`: {e}"),
+                Some("use a Go architecture name: amd64, arm64, arm, 386, ppc64le, riscv64, s390x"),
+            )
+        })?,
+        None => build_arch_or_host(None)?,
+    };
+    let host = std::env::var("DOCKER_HOST").ok();
+    let engine = Engine::from_docker_host(host.as_deref()).map_err(|e| {
+        CliError::usage(
+            e.to_string(),
+            Some("set DOCKER_HOST=unix:///path/to/engine.sock"),
+        )
+    })?;
+    // Refused before building when the engine is not there.
+    engine
+        .ping()
+        .map_err(|e| CliError::from(apko_build::BuildError::Engine(e)))?;
+    let work = work_dir(&mut req)?;
+    let work_path = req
+        .work_dir
+        .clone()
+        .unwrap_or_else(|| work.path().to_owned());
+    let out = Builder::new(req).with_reporter(reporter()).build()?;
+    log_timings(&out);
+    let said = out.load_local(&engine, tags, arch, &work_path)?;
+    if !said.is_empty() {
+        tracing::info!("{said}");
+    }
+    println!("{}", tags[0]);
     drop(out);
     finish_work_dir(work);
     Ok(())
@@ -342,7 +463,10 @@ fn request(config: &Path, tag: &str, common: &Common) -> Result<BuildRequest, Cl
         })?;
         req.http_credentials = vec![creds];
     }
-    if let Some(url) = std::env::var("APKO_ALPINE_RELEASES_URL").ok().filter(|u| !u.is_empty()) {
+    if let Some(url) = std::env::var("APKO_ALPINE_RELEASES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
         req.alpine_releases_url = url;
     }
     req.jobs = match common.jobs {
@@ -531,127 +655,9 @@ fn parse_annotations(list: &[String]) -> Result<BTreeMap<String, String>, CliErr
     Ok(out)
 }
 
-/// Parses an RFC 3339 time (`2024-01-02T03:04:05Z`, fractions and offsets allowed) into
-/// seconds since the epoch.
-pub(crate) fn parse_rfc3339(s: &str) -> Result<i64, CliError> {
-    let bad = || {
-        CliError::usage(
-            format!("--build-date `{s}` is not an RFC 3339 time"),
-            Some("write it like 2024-01-02T03:04:05Z"),
-        )
-    };
-    let b = s.as_bytes();
-    if !s.is_ascii()
-        || b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return Err(bad());
-    }
-    let num =
-        |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok()).ok_or_else(bad);
-    let (y, mo, d, h, mi, sec) = (
-        num(0..4)?,
-        num(5..7)?,
-        num(8..10)?,
-        num(11..13)?,
-        num(14..16)?,
-        num(17..19)?,
-    );
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days_in_month = match mo {
-        2 if leap => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    };
-    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month || h > 23 || mi > 59 || sec > 60 {
-        return Err(bad());
-    }
-    let mut rest = &s[19..];
-    if let Some(r) = rest.strip_prefix('.') {
-        let digits = r.bytes().take_while(u8::is_ascii_digit).count();
-        rest = &r[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        r if r.len() == 6 && (r.starts_with('+') || r.starts_with('-')) && &r[3..4] == ":" => {
-            let sign = if r.starts_with('-') { -1 } else { 1 };
-            let hours: i64 = r[1..3].parse().map_err(|_| bad())?;
-            let minutes: i64 = r[4..6].parse().map_err(|_| bad())?;
-            if hours > 23 || minutes > 59 {
-                return Err(bad());
-            }
-            sign * (hours * 3600 + minutes * 60)
-        }
-        _ => return Err(bad()),
-    };
-    // Days from civil (Howard Hinnant).
-    let (y2, m2) = if mo <= 2 {
-        (y - 1, mo + 9)
-    } else {
-        (y, mo - 3)
-    };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let doy = (153 * m2 + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset;
-    // A leap second or an offset can carry the time past 9999-12-31 or before year 0.
-    if !apko_build::deps::apko_oci::rfc3339_representable(secs) {
-        return Err(CliError::usage(
-            format!("--build-date `{s}` is outside the years 0000–9999"),
-            Some("write it like 2024-01-02T03:04:05Z"),
-        ));
-    }
-    Ok(secs)
-}
-
-fn format_package(format: &str, name: &str, version: &str, source: &str) -> String {
-    match format {
-        "name-version" => format!("{name}-{version}"),
-        "name-version-source" => format!("{name}-{version} {source}"),
-        "name=version" => format!("{name}={version}"),
-        "name=version-source" => format!("{name}={version} {source}"),
-        "name-(version)" => format!("{name} ({version})"),
-        "name-(version)-source" => format!("{name} ({version}) {source}"),
-        "packagelock" => format!("- {name}={version}"),
-        "packagelock-source" => format!("- {name}={version} # {source}"),
-        template => template
-            .replace("{{.Name}}", name)
-            .replace("{{.Version}}", version)
-            .replace("{{.Source}}", source),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339() {
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z").unwrap(), 0);
-        assert_eq!(
-            parse_rfc3339("2023-11-14T22:13:20Z").unwrap(),
-            1_700_000_000
-        );
-        assert_eq!(
-            parse_rfc3339("2023-11-14T23:13:20.5+01:00").unwrap(),
-            1_700_000_000
-        );
-        assert!(parse_rfc3339("yesterday").is_err());
-        assert!(parse_rfc3339("2023-13-14T22:13:20Z").is_err());
-        assert!(parse_rfc3339("2024-01-02T03:04:05+0\u{e9}00").is_err());
-        assert!(parse_rfc3339("2023-02-29T00:00:00Z").is_err());
-        assert_eq!(
-            parse_rfc3339("2024-02-29T00:00:00Z").unwrap(),
-            1_709_164_800
-        );
-    }
 
     #[test]
     fn annotations() {
@@ -660,14 +666,5 @@ mod tests {
         assert!(parse_annotations(&["Bad:x".into()]).is_err());
         assert!(parse_annotations(&["a:x".into(), "a:y".into()]).is_err());
         assert!(parse_annotations(&["a:".into()]).is_err());
-    }
-
-    #[test]
-    fn formats() {
-        assert_eq!(format_package("name=version", "a", "1", "s"), "a=1");
-        assert_eq!(
-            format_package("{{.Name}} {{.Version}}", "a", "1", "s"),
-            "a 1"
-        );
     }
 }

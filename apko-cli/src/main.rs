@@ -8,19 +8,26 @@
 
 mod args;
 mod cachedir;
+mod clean;
 mod cleanup;
 mod commands;
 mod creds;
+mod date;
+mod dot;
+mod login;
+mod loglevel;
 mod progress;
 mod render;
+mod show;
 mod slices;
+mod version;
 
 use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
-    render::init_logging(cli.log_level.as_deref());
+    render::init_logging(cli.log_level);
     cleanup::install();
     std::panic::set_hook(Box::new(|info| {
         eprintln!("error: internal error: {info}");

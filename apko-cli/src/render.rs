@@ -72,10 +72,25 @@ pub(crate) fn error(e: &CliError) {
     }
 }
 
-pub(crate) fn init_logging(level: Option<&str>) {
-    let level = level.unwrap_or("warn");
-    let filter = tracing_subscriber::EnvFilter::try_new(format!("{level},ureq=warn,rustls=warn"))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+/// Whether the command's own messages (apko logs them at info level) are printed.
+static NOTICES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Sets up logging: without `--log-level`, warnings and errors of the libraries are shown
+/// (their info records, such as phase timings, only with `--log-level info`) and so are the
+/// command's own messages; with it, what slog would show at that level.
+pub(crate) fn init_logging(level: Option<crate::loglevel::LogLevel>) {
+    let filter = level.map_or(tracing_subscriber::filter::LevelFilter::WARN, |l| {
+        l.filter()
+    });
+    NOTICES.store(
+        level.is_none_or(crate::loglevel::LogLevel::shows_info),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    let filter = tracing_subscriber::EnvFilter::try_new(format!(
+        "{},ureq=warn,rustls=warn",
+        filter.to_string().to_lowercase()
+    ))
+    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -83,4 +98,13 @@ pub(crate) fn init_logging(level: Option<&str>) {
         .without_time()
         .with_target(false)
         .try_init();
+}
+
+/// One of the command's messages, on stderr: what apko logs at info level as the command's
+/// output (`clean`, `login`, the architectures of `show-packages`). Hidden by a
+/// `--log-level` above info.
+pub(crate) fn notice(message: &str) {
+    if NOTICES.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("{message}");
+    }
 }

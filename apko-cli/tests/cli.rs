@@ -27,11 +27,59 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// `show-packages`, `dot`, `clean`, `login` and `--vcs`.
+#[path = "cli/commands.rs"]
+mod commands;
+
 #[test]
 fn version() {
     let o = apko(&["version"], &root(), &[]);
     assert!(o.status.success());
-    assert!(String::from_utf8_lossy(&o.stdout).starts_with("apko-rs "));
+    let text = stdout(&o);
+    assert!(
+        text.starts_with("     _      ____    _  __   ___\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(concat!(
+            "\napko\n\nGitVersion:    v",
+            env!("CARGO_PKG_VERSION"),
+            "\n"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("\nCompiler:      rustc\n"), "{text}");
+    assert!(text.ends_with("\n\n"), "{text}");
+    let o = apko(&["version", "--json"], &root(), &[]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["gitVersion"], concat!("v", env!("CARGO_PKG_VERSION")));
+    assert_eq!(v["compiler"], "rustc");
+    assert!(stdout(&o).starts_with("{\n  \"gitVersion\": "));
+}
+
+#[test]
+fn log_levels_are_slog_s() {
+    for ok in ["debug", "INFO", "Warn", "error", "info+2", "debug-4"] {
+        let o = apko(&["--log-level", ok, "version", "--json"], &root(), &[]);
+        assert!(o.status.success(), "{ok}: {}", stderr(&o));
+    }
+    let o = apko(&["version", "--log-level", "foo"], &root(), &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        "error: invalid argument \"foo\" for \"--log-level\" flag: slog: level string \"foo\": unknown name\n"
+    );
+    assert!(o.stdout.is_empty());
+    for bad in ["fatal", "trace", "info+x"] {
+        let o = apko(&["--log-level", bad, "version"], &root(), &[]);
+        assert_eq!(o.status.code(), Some(2), "{bad}");
+        assert!(stderr(&o).contains("slog: level string"), "{}", stderr(&o));
+    }
 }
 
 #[test]
@@ -90,7 +138,12 @@ fn show_commands() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
-        "hello-baselayout-1.0.0-r0\nhello-1.0.0-r0\n"
+        "hello-baselayout 1.0.0-r0\nhello 1.0.0-r0\n"
+    );
+    assert!(
+        !stderr(&o).lines().any(|l| l.starts_with("packages for")),
+        "one architecture, no separator: {}",
+        stderr(&o)
     );
     let o = apko(
         &[
@@ -315,13 +368,23 @@ fn publish_refuses_what_it_cannot_do_before_building() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = root().join("examples/hello/apko.yaml");
     let cfg = cfg.to_str().unwrap();
+    // No engine on the socket: refused before building, naming the socket and DOCKER_HOST.
     let o = apko(
         &["publish", cfg, "127.0.0.1:9/x:1", "--local"],
         dir.path(),
-        &[],
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
     );
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("--local"), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("/nonexistent/docker.sock") && e.contains("DOCKER_HOST"), "{e}");
+    assert!(!e.contains("Resolv") && !dir.path().join("sbom-index.spdx.json").exists(), "{e}");
+    let o = apko(
+        &["publish", cfg, "127.0.0.1:9/x:1", "--local"],
+        dir.path(),
+        &[("DOCKER_HOST", "tcp://127.0.0.1:2375")],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("unix://"), "{}", stderr(&o));
     let o = apko(&["publish", cfg, "Not A Ref"], dir.path(), &[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(

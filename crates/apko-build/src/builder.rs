@@ -45,6 +45,12 @@ pub struct ResolvedPackage {
     pub url: String,
     /// The repository (as configured).
     pub repository: String,
+    /// The description (`T:`).
+    pub description: String,
+    /// The dependencies (`D:`), as the index writes them (`so:libc.so.6`, `busybox>=1.36`).
+    pub dependencies: Vec<String>,
+    /// What it provides (`p:`), as the index writes it (`cmd:sh=1.36.1-r0`).
+    pub provides: Vec<String>,
 }
 
 /// The packages of one architecture, as [`Builder::resolve`] finds them.
@@ -147,7 +153,8 @@ impl Builder {
         })
     }
 
-    /// Resolves the packages of every architecture without building (`show-packages`).
+    /// Resolves the packages of every architecture without building (`show-packages`,
+    /// `dot`).
     pub fn resolve(&self) -> Result<Vec<ArchResolution>, BuildError> {
         let s = self.session(self.req.clone())?;
         Ok(resolve_stage(&s)?
@@ -162,6 +169,9 @@ impl Builder {
                         version: c.info.version.to_string(),
                         url: c.url,
                         repository: c.repo.url,
+                        dependencies: c.info.depends.iter().map(ToString::to_string).collect(),
+                        provides: c.info.provides.iter().map(ToString::to_string).collect(),
+                        description: c.info.description,
                     })
                     .collect(),
             })
@@ -171,6 +181,16 @@ impl Builder {
     /// Builds one architecture's filesystem and writes it as a tar (gzip'd when `out` ends in
     /// `.gz`) — `apko build-minirootfs`.
     pub fn build_minirootfs(&self, arch: Arch, out: &Path) -> Result<(), BuildError> {
+        self.build_rootfs_archive(arch, out, false)
+    }
+
+    /// Builds one architecture's filesystem as a `newc` cpio archive (an initramfs; gzip'd
+    /// when `out` ends in `.gz`) — `apko build-cpio`.
+    pub fn build_cpio(&self, arch: Arch, out: &Path) -> Result<(), BuildError> {
+        self.build_rootfs_archive(arch, out, true)
+    }
+
+    fn build_rootfs_archive(&self, arch: Arch, out: &Path, cpio: bool) -> Result<(), BuildError> {
         let mut req = self.req.clone();
         req.archs = Some(vec![arch]);
         let s = self.session(req)?;
@@ -186,11 +206,31 @@ impl Builder {
         let gzip = out.extension().is_some_and(|e| e == "gz");
         s.stage(Some(arch), Phase::Layer, 0, || {
             apko_oci::write_atomically(out, |file| {
+                use std::io::Write as _;
                 let w = std::io::BufWriter::new(file);
-                let written = if gzip {
-                    apko_fs::write_layer(&rootfs.tree, &opts, w).map(|_| ())
-                } else {
-                    apko_fs::write_tar(&rootfs.tree, &opts, w).map(|_| ())
+                let flush =
+                    |mut w: std::io::BufWriter<_>| w.flush().map_err(apko_fs::FsError::Write);
+                let written = match (cpio, gzip) {
+                    (false, true) => {
+                        apko_fs::write_layer(&rootfs.tree, &opts, w).and_then(|(_, w)| flush(w))
+                    }
+                    (false, false) => apko_fs::write_tar(&rootfs.tree, &opts, w).map(|_| ()),
+                    (true, true) => apko_fs::compress(
+                        w,
+                        opts.compression_level,
+                        opts.block_size,
+                        opts.threads,
+                        |g| {
+                            let mut bw = std::io::BufWriter::with_capacity(1 << 20, g);
+                            apko_fs::write_cpio(&rootfs.tree, &mut bw)?;
+                            bw.flush().map_err(apko_fs::FsError::Write)
+                        },
+                    )
+                    .and_then(|(w, _)| flush(w)),
+                    (true, false) => {
+                        let mut w = w;
+                        apko_fs::write_cpio(&rootfs.tree, &mut w).and_then(|()| flush(w))
+                    }
                 };
                 written.map_err(|source| {
                     crate::rootfs::RootfsError::Fs {

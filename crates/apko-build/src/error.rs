@@ -178,6 +178,17 @@ pub enum BuildError {
         #[source]
         source: apko_oci::registry::RegistryError,
     },
+    /// Loading into a local container engine failed (`publish --local`).
+    #[error("cannot load the image into the local container engine")]
+    Engine(#[source] apko_oci::engine::EngineError),
+    /// The image has no build for the architecture asked for.
+    #[error("the image has no {arch} build (it has: {have})")]
+    NoSuchArch {
+        /// The architecture asked for.
+        arch: String,
+        /// Those built.
+        have: String,
+    },
     /// A local file could not be read or written.
     #[error("cannot access `{path}`")]
     Io {
@@ -251,6 +262,12 @@ impl BuildError {
             BuildError::Lock(e) => s(e.hint()),
             BuildError::Rootfs(e) => e.hint(),
             BuildError::Publish { source, .. } => source.hint().map(str::to_owned),
+            BuildError::Engine(apko_oci::engine::EngineError::Connect { .. }) => s(
+                "start the engine (for podman: `podman system service --time=0 unix:///run/podman/podman.sock`) and point DOCKER_HOST at its socket (`unix:///path`)",
+            ),
+            BuildError::NoSuchArch { .. } => s(
+                "set GOARCH (amd64, arm64, ...) to the architecture to load, or add it to `archs`",
+            ),
             BuildError::FetchIndex {
                 source: FetchError::NotFound { .. },
                 ..

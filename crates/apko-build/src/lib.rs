@@ -40,6 +40,7 @@ mod resolve;
 mod rootfs;
 mod sbom;
 mod session;
+mod vcs;
 
 pub use builder::{ArchResolution, Builder, ResolvedPackage};
 pub use error::{BuildError, Mismatch};
@@ -53,6 +54,7 @@ pub use report::{Phase, Reporter, Silent};
 pub use request::{BuildRequest, MAX_JOBS, SourceDateEpoch};
 pub use rootfs::RootfsError;
 pub use session::Timing;
+pub use vcs::{VcsError, probe_vcs_url};
 
 /// Re-exports of the crates a front end needs, so that it can depend on this crate alone.
 pub mod deps {

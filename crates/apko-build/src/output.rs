@@ -126,6 +126,45 @@ impl BuildOutput {
         Ok(())
     }
 
+    /// Loads the image of `arch` into a local container engine (`apko publish --local`), named
+    /// by every one of `tags`; the docker tarball is written to `work` first. Returns what the
+    /// engine reported.
+    pub fn load_local(
+        &self,
+        engine: &apko_oci::engine::Engine,
+        tags: &[Reference],
+        arch: apko_config::Arch,
+        work: &Path,
+    ) -> Result<String, BuildError> {
+        let Some(i) = self.images.iter().position(|i| i.arch == arch) else {
+            return Err(BuildError::NoSuchArch {
+                arch: arch.oci_name().to_owned(),
+                have: self
+                    .images
+                    .iter()
+                    .map(|i| i.arch.oci_name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        };
+        let mut blobs = self.blobs(None).swap_remove(i);
+        blobs.repo_tags = tags.iter().map(ToString::to_string).collect();
+        let index = Index {
+            schema_version: 2,
+            media_type: MEDIA_TYPE_INDEX.into(),
+            manifests: vec![blobs.manifest.descriptor.clone()],
+            annotations: std::collections::BTreeMap::default(),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".apko-local-")
+            .suffix(".tar")
+            .tempfile_in(work)
+            .map_err(BuildError::io(work.display()))?
+            .into_temp_path();
+        apko_oci::write_docker_tarball(&tmp, &to_go_json(&index), std::slice::from_ref(&blobs))?;
+        engine.load(&tmp).map_err(BuildError::Engine)
+    }
+
     /// Pushes the images and the index to a registry, as `apko publish` does: every image
     /// (blobs, then its manifest by digest) to each repository named in `tags`, then the index
     /// to every tag; images in parallel on `jobs` threads. Returns the index reference

@@ -100,6 +100,16 @@ pub fn to_go_json_pretty<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     out
 }
 
+/// JSON as Go's `json.MarshalIndent(value, "", indent)` writes it (no trailing newline):
+/// docker's `config.json` is written with a tab.
+pub fn to_go_json_indent<T: Serialize + ?Sized>(value: &T, indent: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut ser =
+        Serializer::with_formatter(&mut out, GoPretty(PrettyFormatter::with_indent(indent)));
+    value.serialize(&mut ser).expect("serializing to memory");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +123,10 @@ mod tests {
         );
         let p = String::from_utf8(to_go_json_pretty(&serde_json::json!({"a": [1, 2]}))).unwrap();
         assert_eq!(p, "{\n  \"a\": [\n    1,\n    2\n  ]\n}\n");
+        let t = to_go_json_indent(&serde_json::json!({"a": {"b": "<"}, "e": {}}), b"\t");
+        assert_eq!(
+            String::from_utf8(t).unwrap(),
+            "{\n\t\"a\": {\n\t\t\"b\": \"\\u003c\"\n\t},\n\t\"e\": {}\n}"
+        );
     }
 }

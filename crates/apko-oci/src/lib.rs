@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 mod digest;
+pub mod engine;
 mod json;
 mod layout;
 mod reference;
@@ -19,7 +20,7 @@ pub mod registry;
 mod types;
 
 pub use digest::{Digest, ParseDigestError};
-pub use json::{to_go_json, to_go_json_pretty};
+pub use json::{to_go_json, to_go_json_indent, to_go_json_pretty};
 pub use layout::{
     Blob, ImageBlobs, LayerRef, OutputError, set_readable, write_atomically, write_docker_tarball,
     write_layout,

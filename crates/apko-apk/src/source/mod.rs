@@ -13,11 +13,11 @@ mod http;
 mod local;
 
 pub use cache::Cache;
+pub use credentials::HostCredentials;
 pub use error::FetchError;
 pub use fetcher::{Fetched, Fetcher, parallel};
 #[cfg(feature = "http")]
 pub use http::{DEFAULT_REQUEST_TIMEOUT, HttpTransport};
-pub use credentials::HostCredentials;
 pub use local::FileTransport;
 
 use crate::info::PackageInfo;

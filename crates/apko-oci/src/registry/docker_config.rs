@@ -39,6 +39,14 @@ pub enum DockerConfigError {
     /// The text is not JSON.
     #[error("not valid JSON")]
     Json(#[source] serde_json::Error),
+    /// A field has the wrong type (`{"auths": 5}`).
+    #[error("`{field}` is not {expected}")]
+    Field {
+        /// The field (`auths`, `auths.<key>.username`).
+        field: String,
+        /// What it should have been.
+        expected: &'static str,
+    },
     /// An `auths.<key>.auth` value is not base64 of `user:password`.
     #[error("`auths.{key}.auth` is not {expected}")]
     Auth {

@@ -8,12 +8,13 @@
 //! The types, errors and the [`Registry`] trait are always available (an embedder can bring
 //! its own transport), as are the pure readers of registry answers ([`Challenge`],
 //! [`token_of`], [`error_detail`], [`resolve_location`]) and of docker's `config.json`
-//! ([`docker_config`]); [`RegistryClient`], the HTTP implementation, needs the `registry`
-//! feature.
+//! ([`docker_config`]), with its writer for `login` ([`docker_login`]); [`RegistryClient`],
+//! the HTTP implementation, needs the `registry` feature.
 
 #[cfg(feature = "registry")]
 mod client;
 pub mod docker_config;
+pub mod docker_login;
 mod protocol;
 #[cfg(all(test, feature = "registry"))]
 mod tests;
