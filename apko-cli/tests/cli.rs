@@ -376,8 +376,14 @@ fn publish_refuses_what_it_cannot_do_before_building() {
     );
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
-    assert!(e.contains("/nonexistent/docker.sock") && e.contains("DOCKER_HOST"), "{e}");
-    assert!(!e.contains("Resolv") && !dir.path().join("sbom-index.spdx.json").exists(), "{e}");
+    assert!(
+        e.contains("/nonexistent/docker.sock") && e.contains("DOCKER_HOST"),
+        "{e}"
+    );
+    assert!(
+        !e.contains("Resolv") && !dir.path().join("sbom-index.spdx.json").exists(),
+        "{e}"
+    );
     let o = apko(
         &["publish", cfg, "127.0.0.1:9/x:1", "--local"],
         dir.path(),

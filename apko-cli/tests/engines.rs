@@ -310,3 +310,98 @@ fn podman_runs_the_alpine_repo_image() {
     );
     let _ = run("podman", &["rmi", "-f", "alpine:test-amd64"], dir.path());
 }
+
+#[test]
+#[ignore = "needs skopeo, umoci, podman and root (scripts/install-test-tools.sh); run by scripts/test.sh"]
+fn an_image_on_a_base_built_by_apko_rs_unpacks_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = root().join("examples/hello");
+    let (key, repo) = (example.join("keys/hello.rsa.pub"), example.join("repo"));
+    // The base: the baselayout only (no program), with the entrypoint the top image runs.
+    fs_err::write(
+        dir.path().join("base.yaml"),
+        format!(
+            "contents:\n  keyring: [{}]\n  repositories: [{}]\n  packages: [hello-baselayout]\nentrypoint:\n  command: /usr/bin/hello\narchs: [x86_64]\n",
+            key.display(),
+            repo.display()
+        ),
+    )
+    .unwrap();
+    fs_err::create_dir(dir.path().join("base")).unwrap();
+    let o = apko(
+        &["build", "base.yaml", "base:latest", "base", "--sbom=false"],
+        dir.path(),
+        &[("SOURCE_DATE_EPOCH", "0")],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // On top: the program; the base's installed database is read from its layers.
+    fs_err::write(
+        dir.path().join("top.yaml"),
+        format!(
+            "contents:\n  baseimage:\n    image: ./base\n  keyring: [{}]\n  repositories: [{}]\n  packages: [hello]\narchs: [x86_64]\n",
+            key.display(),
+            repo.display()
+        ),
+    )
+    .unwrap();
+    let o = apko(
+        &["build", "top.yaml", "top:latest", "top.tar", "--sbom=false"],
+        dir.path(),
+        &[("SOURCE_DATE_EPOCH", "0")],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // umoci unpacks it (checking every diff_id) and the program runs from the merged tree.
+    ok(
+        &run(
+            "skopeo",
+            &[
+                "copy",
+                "docker-archive:top.tar:top:latest-amd64",
+                "oci:top-oci:top",
+            ],
+            dir.path(),
+        ),
+        "skopeo copy",
+    );
+    ok(
+        &run(
+            "umoci",
+            &["unpack", "--image", "top-oci:top", "bundle"],
+            dir.path(),
+        ),
+        "umoci unpack",
+    );
+    let rootfs = dir.path().join("bundle/rootfs");
+    let installed = fs_err::read_to_string(rootfs.join("usr/lib/apk/db/installed")).unwrap();
+    assert!(
+        installed.contains("P:hello-baselayout\n") && installed.contains("P:hello\n"),
+        "{installed}"
+    );
+    let out = ok(
+        &run(
+            "unshare",
+            &[
+                "--mount",
+                "--pid",
+                "--fork",
+                "chroot",
+                rootfs.to_str().unwrap(),
+                "/usr/bin/hello",
+            ],
+            dir.path(),
+        ),
+        "chroot",
+    );
+    assert_eq!(out, HELLO);
+    // And in podman, with the base's entrypoint.
+    ok(
+        &run("podman", &["load", "-i", "top.tar"], dir.path()),
+        "podman load",
+    );
+    let out = ok(
+        &podman_run("top:latest-amd64", &[], dir.path()),
+        "podman run",
+    );
+    assert_eq!(out, HELLO);
+    let _ = run("podman", &["rmi", "-f", "top:latest-amd64"], dir.path());
+}

@@ -270,6 +270,7 @@ fn rootfs_stage(s: &Session, a: &ArchPackages) -> Result<Rootfs, BuildError> {
             s.repos.keys().to_vec(),
             build_date,
             fetched.packages,
+            a.base.clone(),
         )?)
     })?;
     for w in &rootfs.warnings {

@@ -178,6 +178,14 @@ pub enum BuildError {
         #[source]
         source: apko_oci::registry::RegistryError,
     },
+    /// The base image (`contents.baseimage`) cannot be used.
+    #[error("base image `{path}`: {problem}")]
+    BaseImage {
+        /// The layout or file.
+        path: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// Loading into a local container engine failed (`publish --local`).
     #[error("cannot load the image into the local container engine")]
     Engine(#[source] apko_oci::engine::EngineError),
@@ -264,6 +272,9 @@ impl BuildError {
             BuildError::Publish { source, .. } => source.hint().map(str::to_owned),
             BuildError::Engine(apko_oci::engine::EngineError::Connect { .. }) => s(
                 "start the engine (for podman: `podman system service --time=0 unix:///run/podman/podman.sock`) and point DOCKER_HOST at its socket (`unix:///path`)",
+            ),
+            BuildError::BaseImage { .. } => s(
+                "`baseimage.image` is an OCI image layout (a directory with index.json) holding the architectures built; `baseimage.apkindex` a directory with `<arch>/APKINDEX`, the base image's installed database",
             ),
             BuildError::NoSuchArch { .. } => s(
                 "set GOARCH (amd64, arm64, ...) to the architecture to load, or add it to `archs`",

@@ -27,6 +27,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod base;
 mod builder;
 mod error;
 mod fetch;

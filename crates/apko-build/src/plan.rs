@@ -64,10 +64,10 @@ pub(crate) fn plan(req: &BuildRequest) -> Result<Plan, BuildError> {
             *homedir = Some(format!("/home/{username}"));
         }
     }
-    if c.contents.baseimage.is_some() {
+    if c.contents.baseimage.is_some() && c.layering.is_some() {
         return Err(BuildError::Unsupported {
-            feature: "`contents.baseimage` (building on top of an existing image)",
-            hint: "remove `contents.baseimage` and list the base packages in `contents.packages`",
+            feature: "`layering` together with `contents.baseimage`",
+            hint: "remove `layering`: the base image's layers are kept and the new packages go into one layer on top",
         });
     }
     if c.format == Some(apko_config::ImageFormat::Erofs) {

@@ -1,6 +1,7 @@
 //! Stage 1, resolve: the packages of every architecture, from the lockfile when the request
 //! has one, otherwise solved against the verified repository indexes.
 
+use crate::base::BaseImage;
 use crate::error::BuildError;
 use crate::lock::{Lock, LockError, package_url, parse_checksum, range_end};
 use crate::report::Phase;
@@ -10,12 +11,16 @@ use apko_apk::repositories::IndexError;
 use apko_apk::solve::{ArchRequest, Repository, resolve_archs};
 use apko_apk::source::RepositoryUrl;
 use apko_config::Arch;
+use std::sync::Arc;
 
 /// The packages chosen for one architecture, in install order, with where to get them.
 #[derive(Debug, Clone)]
 pub(crate) struct ArchPackages {
     pub(crate) arch: Arch,
+    /// The packages to fetch and install (not those the base image already has).
     pub(crate) packages: Vec<Chosen>,
+    /// The base image (`contents.baseimage`), whose packages are kept as they are.
+    pub(crate) base: Option<Arc<BaseImage>>,
 }
 
 /// One chosen package.
@@ -35,14 +40,58 @@ pub(crate) struct Chosen {
 
 /// The stage.
 pub(crate) fn resolve(s: &Session) -> Result<Vec<ArchPackages>, BuildError> {
-    match &s.req.lock {
-        Some(lock) => locked(s, lock),
-        None => solve(s),
+    let bases = base_images(s)?;
+    let mut out = match &s.req.lock {
+        Some(lock) => locked(s, lock)?,
+        None => solve(s, &bases)?,
+    };
+    for (a, b) in out.iter_mut().zip(bases) {
+        a.base = b;
     }
+    Ok(out)
 }
 
-/// Fetches and verifies every index and solves the world for every architecture.
-fn solve(s: &Session) -> Result<Vec<ArchPackages>, BuildError> {
+/// The base image of every architecture of the plan (`None` each without `contents.baseimage`).
+fn base_images(s: &Session) -> Result<Vec<Option<Arc<BaseImage>>>, BuildError> {
+    let Some(b) = &s.plan.config.contents.baseimage else {
+        return Ok(vec![None; s.plan.archs.len()]);
+    };
+    let config_dir = s
+        .req
+        .config
+        .sources
+        .first()
+        .and_then(|src| src.path.parent());
+    let at = |spec: &str| crate::base::locate(spec, &s.req.base_dir, config_dir, &[]);
+    let layout = at(&b.image);
+    let apkindex = (!b.apkindex.is_empty()).then(|| at(&b.apkindex));
+    s.plan
+        .archs
+        .iter()
+        .map(|a| crate::base::load(&layout, apkindex.as_deref(), *a).map(|b| Some(Arc::new(b))))
+        .collect()
+}
+
+/// The world of one architecture on top of `base`: the plan's, plus every base package at its
+/// version (apko's pins, so that the solver keeps them).
+fn world_with_base(
+    world: &[apko_apk::Dependency],
+    base: &BaseImage,
+) -> Result<Vec<apko_apk::Dependency>, BuildError> {
+    let mut w = world.to_vec();
+    for p in base.packages() {
+        let pin = format!("{}={}", p.name, p.version);
+        w.push(pin.parse().map_err(|_| BuildError::BaseImage {
+            path: base.source.display().to_string(),
+            problem: format!("its installed package `{pin}` is not a valid dependency"),
+        })?);
+    }
+    Ok(w)
+}
+
+/// Fetches and verifies every index and solves the world for every architecture (each on its
+/// own on top of a base image, whose packages come first, as a repository of their own).
+fn solve(s: &Session, bases: &[Option<Arc<BaseImage>>]) -> Result<Vec<ArchPackages>, BuildError> {
     let plan = &s.plan;
     // Every (arch, repository) index, fetched in parallel.
     let jobs: Vec<(Arch, &RepositoryUrl)> = plan
@@ -74,26 +123,54 @@ fn solve(s: &Session) -> Result<Vec<ArchPackages>, BuildError> {
             per_arch[i].push((repo, pkgs));
         }
     }
+    let base_infos: Vec<Vec<PackageInfo>> = bases
+        .iter()
+        .map(|b| {
+            b.as_ref()
+                .map(|b| b.packages().cloned().collect())
+                .unwrap_or_default()
+        })
+        .collect();
     let requests: Vec<ArchRequest<'_>> = plan
         .archs
         .iter()
         .zip(&per_arch)
-        .map(|(arch, repos)| ArchRequest {
+        .zip(&base_infos)
+        .zip(bases)
+        .map(|(((arch, repos), base_infos), base)| ArchRequest {
             arch: arch.apk_name().to_owned(),
-            repositories: repos
+            repositories: base
                 .iter()
-                .map(|(r, pkgs)| Repository {
+                .map(|b| Repository {
+                    name: format!("base image {}", b.source.display()),
+                    tag: None,
+                    packages: base_infos,
+                })
+                .chain(repos.iter().map(|(r, pkgs)| Repository {
                     name: r.redacted(),
                     tag: r.tag.clone(),
                     packages: pkgs,
-                })
+                }))
                 .collect(),
         })
         .collect();
-    let resolutions = resolve_archs(&plan.world, &requests).map_err(|e| BuildError::Solve {
+    let solve_err = |e: apko_apk::solve::ArchSolveError| BuildError::Solve {
         arch: e.arch,
         source: e.error,
-    })?;
+    };
+    let resolutions = if bases.iter().any(Option::is_some) {
+        let mut all = Vec::new();
+        for (req, base) in requests.iter().zip(bases) {
+            let world = match base {
+                Some(b) => world_with_base(&plan.world, b)?,
+                None => plan.world.clone(),
+            };
+            all.extend(resolve_archs(&world, std::slice::from_ref(req)).map_err(solve_err)?);
+        }
+        all
+    } else {
+        resolve_archs(&plan.world, &requests).map_err(solve_err)?
+    };
     let mut out = Vec::with_capacity(plan.archs.len());
     for ((arch, res), repos) in plan.archs.iter().zip(&resolutions).zip(&per_arch) {
         // Each repository located once (a local path is looked up on disk).
@@ -102,8 +179,14 @@ fn solve(s: &Session) -> Result<Vec<ArchPackages>, BuildError> {
             .map(|(r, _)| s.repos.locate_repository(r))
             .collect();
         let mut packages = Vec::with_capacity(res.packages.len());
+        let offset = usize::from(bases[out.len()].is_some());
         for p in &res.packages {
-            let repo = repos[p.repository].0;
+            // Packages of the base image are already there.
+            if p.repository < offset {
+                continue;
+            }
+            let repository = p.repository - offset;
+            let repo = repos[repository].0;
             // What the chosen packages must have before anything is fetched. The chain of
             // trust runs from the signed index through `C:` (the SHA-1 of the package's
             // control segment): without it a package would go unverified.
@@ -124,7 +207,7 @@ fn solve(s: &Session) -> Result<Vec<ArchPackages>, BuildError> {
             }
             packages.push(Chosen {
                 info: p.info.clone(),
-                url: located[p.repository].package_url(arch.apk_name(), p.info),
+                url: located[repository].package_url(arch.apk_name(), p.info),
                 repo: repo.clone(),
                 tag: p.tag.clone(),
                 data_sha256: None,
@@ -133,6 +216,7 @@ fn solve(s: &Session) -> Result<Vec<ArchPackages>, BuildError> {
         out.push(ArchPackages {
             arch: *arch,
             packages,
+            base: None,
         });
     }
     Ok(out)
@@ -214,6 +298,7 @@ fn locked(s: &Session, lock: &Lock) -> Result<Vec<ArchPackages>, BuildError> {
         out.push(ArchPackages {
             arch: *arch,
             packages,
+            base: None,
         });
     }
     Ok(out)

@@ -36,6 +36,14 @@ pub(crate) struct WorkDir {
 }
 
 impl WorkDir {
+    /// A directory that is not ours (a base image's layout): never removed.
+    pub(crate) fn existing(path: &Path) -> WorkDir {
+        WorkDir {
+            path: path.to_owned(),
+            _temp: None,
+        }
+    }
+
     fn new(dir: Option<&Path>) -> Result<WorkDir, BuildError> {
         match dir {
             Some(d) => {

@@ -106,8 +106,10 @@ impl Engine {
         s.set_read_timeout(Some(Duration::from_secs(30)))
             .map_err(self.io())?;
         s.write_all(
-            format!("GET /{API_VERSION}/_ping HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
+            format!(
+                "GET /{API_VERSION}/_ping HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
         )
         .map_err(self.io())?;
         let (status, body) = self.response(s)?;

@@ -44,6 +44,33 @@ impl Layer {
         Digest::from_sha256(self.blob.digests.uncompressed_sha256)
     }
 
+    /// A layer of the base image (`contents.baseimage`), kept as it is.
+    pub(crate) fn from_base(l: &crate::base::BaseLayer) -> Layer {
+        let sha = |d: &Digest| {
+            let mut out = [0u8; 32];
+            if let Some(h) = d.to_string().strip_prefix("sha256:")
+                && let Ok(b) = hex::decode(h)
+                && b.len() == 32
+            {
+                out.copy_from_slice(&b);
+            }
+            out
+        };
+        Layer {
+            blob: LayerBlob {
+                digests: apko_fs::Digests {
+                    compressed_sha256: sha(&l.descriptor.digest),
+                    compressed_size: l.descriptor.size,
+                    uncompressed_sha256: sha(&l.diff_id),
+                    uncompressed_size: 0,
+                },
+            },
+            packages: Vec::new(),
+            path: l.path.clone(),
+            _work: Arc::new(WorkDir::existing(l.path.parent().unwrap_or(&l.path))),
+        }
+    }
+
     /// The file holding the compressed layer; it exists as long as this value does.
     pub fn path(&self) -> &Path {
         &self.path

@@ -64,6 +64,15 @@ pub(crate) fn assemble(
         _ if layers.len() == 1 => "This is an apko single-layer image".to_owned(),
         _ => String::new(),
     };
+    // On a base image: its layers (as they are) first, its history, its run-time settings
+    // where the configuration sets none (apko appends to the base image).
+    let base = rootfs.base.as_deref();
+    let ours = layers.len();
+    let layers: Vec<Layer> = base
+        .into_iter()
+        .flat_map(|b| b.layers.iter().map(Layer::from_base))
+        .chain(layers)
+        .collect();
     let command = |field: &'static str, text: &str| {
         shell::split(text).map_err(|message| BuildError::Command { field, message })
     };
@@ -81,29 +90,41 @@ pub(crate) fn assemble(
         architecture: architecture.to_owned(),
         author: "github.com/apko-rs/apko-rs".to_owned(),
         created: created.clone(),
-        history: layers
-            .iter()
-            .map(|_| History {
+        history: base
+            .map(|b| b.history.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .chain((0..ours).map(|_| History {
                 author: "apko".into(),
                 created: created.clone(),
                 created_by: "apko".into(),
                 comment: comment.clone(),
-            })
+            }))
             .collect(),
         os: "linux".into(),
         rootfs: RootFs {
             kind: "layers".into(),
             diff_ids: layers.iter().map(Layer::diff_id).collect(),
         },
-        config: RunConfig {
-            cmd,
-            entrypoint,
-            env: environment(c),
-            labels: annotations.clone(),
-            user: rootfs.run_as.clone().unwrap_or_default(),
-            volumes: c.volumes.iter().cloned().collect(),
-            working_dir: c.work_dir.clone().unwrap_or_default(),
-            stop_signal: c.stop_signal.clone().unwrap_or_default(),
+        config: match base {
+            None => RunConfig {
+                cmd,
+                entrypoint,
+                env: environment(c),
+                labels: annotations.clone(),
+                user: rootfs.run_as.clone().unwrap_or_default(),
+                volumes: c.volumes.iter().cloned().collect(),
+                working_dir: c.work_dir.clone().unwrap_or_default(),
+                stop_signal: c.stop_signal.clone().unwrap_or_default(),
+            },
+            Some(b) => {
+                let mut run = b.run.clone();
+                run.labels.extend(annotations.clone());
+                if run.env.is_empty() {
+                    run.env = environment(c);
+                }
+                run
+            }
         },
         variant: variant.map(str::to_owned),
         os_features: Vec::new(),

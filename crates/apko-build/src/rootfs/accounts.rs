@@ -7,6 +7,11 @@ use apko_fs::{FsTree, Meta};
 /// The rootfs step: users, groups, home directories and `/etc/shadow`; then `run-as`, a user
 /// name replaced by its uid.
 pub(crate) fn apply(r: &mut Rootfs, c: &ImageConfig) -> Result<(), RootfsError> {
+    // On a base image, accounts are the base's (its /etc/passwd is in its layers; writing
+    // one here would hide it), as in apko.
+    if r.base.is_some() {
+        return Ok(());
+    }
     r.run_as = accounts(&mut r.tree, c)?;
     Ok(())
 }

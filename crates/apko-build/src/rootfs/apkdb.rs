@@ -11,10 +11,12 @@ use apko_fs::{FsTree, Kind, Meta, Node, Owner};
 
 /// Writes `usr/lib/apk/db/{installed,scripts.tar,triggers}` for the installed packages. A file
 /// is listed by the package that owns it in the final tree.
+/// With a base image, its records come first (as they are), then the new packages'.
 pub(crate) fn write_db(
     fs: &mut FsTree,
     installed: &[Expanded],
     owners: &[Vec<(u32, u32)>],
+    base: Option<&InstalledDb>,
 ) -> Result<InstalledDb, RootfsError> {
     let mut db = InstalledDb::default();
     for (i, (p, owners)) in installed.iter().zip(owners).enumerate() {
@@ -44,13 +46,18 @@ pub(crate) fn write_db(
         record.repository_tag.clone_from(&p.chosen.tag);
         db.packages.push(record);
     }
-    let text = db.write();
     let scripts = write_scripts_tar(
         db.packages
             .iter()
             .zip(installed)
             .map(|(r, p)| (&r.info, p.package.control.files.as_slice())),
     );
+    if let Some(base) = base {
+        let ours = std::mem::take(&mut db.packages);
+        db.packages = base.packages.clone();
+        db.packages.extend(ours);
+    }
+    let text = db.write();
     let triggers = write_triggers(db.packages.iter().map(|r| &r.info));
     for (path, data) in [
         ("usr/lib/apk/db/installed", text.into_bytes()),

@@ -54,6 +54,9 @@ pub(crate) struct Rootfs {
     pub(crate) ids: Ids,
     /// What the user should know (reported by the session).
     pub(crate) warnings: Vec<String>,
+    /// The base image the tree goes on top of (`contents.baseimage`): its packages lead the
+    /// installed database and the world; its files are in its own layers, not in `tree`.
+    pub(crate) base: Option<std::sync::Arc<crate::base::BaseImage>>,
 }
 
 /// A step of the build after installation.
@@ -84,6 +87,7 @@ impl Rootfs {
         keys: Vec<KeyFile>,
         build_date: i64,
         packages: Vec<Expanded>,
+        base: Option<std::sync::Arc<crate::base::BaseImage>>,
     ) -> Result<Rootfs, RootfsError> {
         let mut world: Vec<String> = packages
             .iter()
@@ -95,7 +99,11 @@ impl Rootfs {
                 }
             })
             .collect();
+        if let Some(b) = &base {
+            world.extend(b.packages().map(|i| format!("{}={}", i.name, i.version)));
+        }
         world.sort();
+        world.dedup();
         let mut r = Rootfs {
             arch,
             tree: FsTree::new(),
@@ -107,6 +115,7 @@ impl Rootfs {
             run_as: None,
             ids: Ids::default(),
             warnings: Vec::new(),
+            base,
         };
         for (_, step) in STEPS {
             step(&mut r, config)?;

@@ -56,7 +56,8 @@ impl ConflictPolicy for PackagePolicy<'_> {
 /// The rootfs step: every package in order, then the installed database and `/lib/apk`.
 pub(crate) fn install(r: &mut Rootfs, _: &ImageConfig) -> Result<(), RootfsError> {
     let owners = install_packages(&mut r.tree, &r.packages)?;
-    r.db = super::apkdb::write_db(&mut r.tree, &r.packages, &owners)?;
+    let base = r.base.as_ref().map(|b| &b.db);
+    r.db = super::apkdb::write_db(&mut r.tree, &r.packages, &owners, base)?;
     super::apkdb::link_lib_apk(&mut r.tree)
 }
 

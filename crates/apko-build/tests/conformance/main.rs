@@ -430,6 +430,95 @@ fn cli_testdata_matches_apko_golden_layout() {
     }
 }
 
+/// What differs, by design, between apko's golden image on top of `base_image` and ours.
+const TOP_IMAGE_DIFFERENCES: &[(&str, &str)] = &[
+    (
+        "differs etc/os-release: owner",
+        "apko forces root:root on files it rewrites; we keep the package's owner",
+    ),
+    (
+        "differs usr/lib/apk/db/installed: content",
+        "apk 2.14's format, sorted, with the base records' files and owners kept (apko re-serialises them through its Go structs: `i:[[]]`, ownership and checksums dropped)",
+    ),
+    (
+        "differs etc/apk/world: content",
+        "every package of the base image is pinned (apko's golden predates package-y in the base's metadata)",
+    ),
+    (
+        "differs etc/apko.json: content",
+        "apko-rs writes the configuration it built (with the resolved packages it pins), as for every image",
+    ),
+];
+
+#[test]
+#[ignore = "conformance: needs APKO_TESTDATA; run by scripts/test.sh"]
+fn image_on_top_of_a_base_matches_apkos_top_image() {
+    let cli = path("apko/cli-testdata");
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(&cli, dir.path().join("testdata")).unwrap();
+    let config = dir.path().join("testdata/image_on_top.apko.yaml");
+    let loaded = apko_build::deps::apko_config::load(&config, &[]).unwrap();
+    let mut req = BuildRequest::new(
+        loaded,
+        dir.path().to_owned(),
+        "example.test/top:1".parse().unwrap(),
+    );
+    req.source_date_epoch = SourceDateEpoch::Set(0);
+    req.lock = Some(apko_build::Lock::read(&cli.join("image_on_top.apko.lock.json")).unwrap());
+    req.offline = true;
+    let out = Builder::new(req).build().unwrap();
+    let golden = path("apko/cli-testdata/top_image");
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(golden.join("index.json")).unwrap()).unwrap();
+    let blob = |digest: &str| golden.join("blobs/sha256").join(&digest[7..]);
+    for (image, m) in out
+        .images
+        .iter()
+        .zip(index["manifests"].as_array().unwrap())
+    {
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&fs_err::read(blob(m["digest"].as_str().unwrap())).unwrap())
+                .unwrap();
+        let layers = manifest["layers"].as_array().unwrap();
+        assert_eq!(layers.len(), 2);
+        assert_eq!(image.layers.len(), 2);
+        // The base layer is apko's, byte for byte (it is the base image's blob).
+        assert_eq!(
+            image.layers[0].descriptor().digest.to_string(),
+            layers[0]["digest"].as_str().unwrap()
+        );
+        let golden_tree = Tree::from_tar_gz(&blob(layers[1]["digest"].as_str().unwrap()));
+        let ours = Tree::from_tar_gz(image.layers[1].path());
+        let diffs = golden_tree.diff(&ours, true);
+        let total = golden_tree.paths().union(&ours.paths()).count();
+        check_documented(
+            &format!(
+                "top image {} vs apko golden (layer on the base)",
+                image.arch
+            ),
+            total,
+            &diffs,
+            TOP_IMAGE_DIFFERENCES,
+        );
+        let golden_config: serde_json::Value = serde_json::from_slice(
+            &fs_err::read(blob(manifest["config"]["digest"].as_str().unwrap())).unwrap(),
+        )
+        .unwrap();
+        let config: serde_json::Value = serde_json::from_slice(&image.config.bytes).unwrap();
+        assert_eq!(
+            config["rootfs"]["diff_ids"][0],
+            golden_config["rootfs"]["diff_ids"][0]
+        );
+        assert_eq!(config["history"].as_array().unwrap().len(), 2);
+        for key in ["Entrypoint", "Cmd", "User", "WorkingDir"] {
+            assert_eq!(
+                config["config"][key], golden_config["config"][key],
+                "config.config.{key}"
+            );
+        }
+    }
+}
+
 #[test]
 #[ignore = "conformance: needs APKO_TESTDATA; run by scripts/test.sh"]
 fn lockfiles_match_apkos() {

@@ -93,5 +93,5 @@ fn missing_repository_and_unsupported_features() {
     );
     let cfg = "contents:\n  repositories: [@REPO@]\n  keyring: [@KEY@]\n  packages: [a]\n  baseimage:\n    image: base.tar\narchs: [x86_64]\n";
     let err = build(request(dir.path(), cfg, &r)).unwrap_err();
-    assert!(err.to_string().contains("baseimage"), "{err}");
+    assert!(err.to_string().contains("base image"), "{err}");
 }
