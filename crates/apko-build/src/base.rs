@@ -332,3 +332,141 @@ pub(crate) fn locate(
     }
     base_dir.join(p)
 }
+
+/// The largest member of an image tarball (a layer) that is unpacked.
+const MAX_MEMBER: u64 = 16 << 30;
+
+/// A base image given as a tarball: an OCI image layout in a tar (`oci-archive`, docker ≥ 25's
+/// `docker save`), or a `docker save` / `apko build` tarball (`manifest.json`), unpacked into
+/// `work` as an OCI layout. Returns the layout's directory.
+pub(crate) fn unpack_tarball(tarball: &Path, work: &Path) -> Result<PathBuf, BuildError> {
+    use apko_apk::tar::{EntryKind, TarReader};
+    let members = work.join("base-image-members");
+    let _ = fs_err::remove_dir_all(&members);
+    fs_err::create_dir_all(&members).map_err(|e| bad(tarball, e.to_string()))?;
+    let f = fs_err::File::open(tarball).map_err(|e| bad(tarball, e.to_string()))?;
+    let mut tar = TarReader::new(std::io::BufReader::new(f));
+    let mut names = std::collections::BTreeMap::new();
+    while let Some(h) = tar
+        .next_header()
+        .map_err(|e| bad(tarball, format!("not a tarball: {e}")))?
+    {
+        if h.kind != EntryKind::Regular {
+            continue;
+        }
+        let name = h.path.trim_start_matches("./").to_owned();
+        let plain = !name.is_empty()
+            && !name.starts_with('/')
+            && name
+                .split('/')
+                .all(|c| !c.is_empty() && c != "." && c != "..");
+        if !plain || h.size > MAX_MEMBER {
+            return Err(bad(
+                tarball,
+                format!("member `{name}` is not a plain relative path or is too large"),
+            ));
+        }
+        // Stored under a name of our own: member names are untrusted.
+        let stored = members.join(format!("m{}", names.len()));
+        let mut out = fs_err::File::create(&stored).map_err(|e| bad(tarball, e.to_string()))?;
+        std::io::copy(&mut (&mut tar).take(h.size), &mut out)
+            .map_err(|e| bad(tarball, e.to_string()))?;
+        names.insert(name, stored);
+    }
+    let layout = work.join("base-image-layout");
+    let _ = fs_err::remove_dir_all(&layout);
+    let blobs = layout.join("blobs/sha256");
+    fs_err::create_dir_all(&blobs).map_err(|e| bad(tarball, e.to_string()))?;
+    let member = |n: &str| {
+        names
+            .get(n.trim_start_matches("./"))
+            .ok_or_else(|| bad(tarball, format!("the tarball has no `{n}`")))
+    };
+    if names.contains_key("index.json") && names.keys().any(|k| k.starts_with("blobs/")) {
+        // A layout in a tar.
+        for (n, p) in &names {
+            let dest = layout.join(n);
+            if let Some(d) = dest.parent() {
+                fs_err::create_dir_all(d).map_err(|e| bad(tarball, e.to_string()))?;
+            }
+            fs_err::rename(p, &dest).map_err(|e| bad(tarball, e.to_string()))?;
+        }
+        return Ok(layout);
+    }
+    // `manifest.json`: [{Config, RepoTags, Layers}].
+    let manifest = json(
+        &read_bounded(member("manifest.json")?, MAX_DOCUMENT, tarball)?,
+        tarball,
+        "manifest.json",
+    )?;
+    let put = |bytes_path: &Path| -> Result<(Digest, u64), BuildError> {
+        let bytes = fs_err::read(bytes_path).map_err(|e| bad(tarball, e.to_string()))?;
+        let d = Digest::of(&bytes);
+        fs_err::write(blob_path(&layout, &d)?, &bytes).map_err(|e| bad(tarball, e.to_string()))?;
+        Ok((d, bytes.len() as u64))
+    };
+    let mut manifests = Vec::new();
+    for item in manifest.as_array().into_iter().flatten() {
+        let config_name = item["Config"]
+            .as_str()
+            .ok_or_else(|| bad(tarball, "manifest.json: an image without `Config`"))?;
+        let (config_digest, config_size) = put(member(config_name)?)?;
+        let config = json(
+            &fs_err::read(member(config_name)?).map_err(|e| bad(tarball, e.to_string()))?,
+            tarball,
+            "an image config",
+        )?;
+        let mut layers = Vec::new();
+        for l in item["Layers"].as_array().into_iter().flatten() {
+            let name = l
+                .as_str()
+                .ok_or_else(|| bad(tarball, "manifest.json: a layer that is not a name"))?;
+            let path = member(name)?;
+            let mut magic = [0u8; 2];
+            let gz = fs_err::File::open(path)
+                .and_then(|mut f| f.read_exact(&mut magic))
+                .is_ok()
+                && magic == [0x1f, 0x8b];
+            let (d, size) = if gz {
+                put(path)?
+            } else {
+                // An uncompressed layer (`docker save`): compressed here; its diff_id stays.
+                let gz_path = members.join("layer.tar.gz");
+                {
+                    let mut enc = flate2::write::GzEncoder::new(
+                        fs_err::File::create(&gz_path).map_err(|e| bad(tarball, e.to_string()))?,
+                        flate2::Compression::new(6),
+                    );
+                    std::io::copy(
+                        &mut fs_err::File::open(path).map_err(|e| bad(tarball, e.to_string()))?,
+                        &mut enc,
+                    )
+                    .map_err(|e| bad(tarball, e.to_string()))?;
+                    enc.finish().map_err(|e| bad(tarball, e.to_string()))?;
+                }
+                put(&gz_path)?
+            };
+            layers.push(serde_json::json!({"mediaType": MEDIA_TYPE_LAYER_GZIP, "size": size, "digest": d.to_string()}));
+        }
+        let m = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": apko_oci::MEDIA_TYPE_MANIFEST,
+            "config": {"mediaType": apko_oci::MEDIA_TYPE_CONFIG, "size": config_size, "digest": config_digest.to_string()},
+            "layers": layers,
+        });
+        let bytes = serde_json::to_vec(&m).map_err(|e| bad(tarball, e.to_string()))?;
+        let d = Digest::of(&bytes);
+        fs_err::write(blob_path(&layout, &d)?, &bytes).map_err(|e| bad(tarball, e.to_string()))?;
+        manifests.push(serde_json::json!({
+            "mediaType": apko_oci::MEDIA_TYPE_MANIFEST, "size": bytes.len(), "digest": d.to_string(),
+            "platform": {"architecture": config["architecture"], "os": config["os"]},
+        }));
+    }
+    let index = serde_json::json!({"schemaVersion": 2, "mediaType": apko_oci::MEDIA_TYPE_INDEX, "manifests": manifests});
+    fs_err::write(
+        layout.join("index.json"),
+        serde_json::to_vec(&index).map_err(|e| bad(tarball, e.to_string()))?,
+    )
+    .map_err(|e| bad(tarball, e.to_string()))?;
+    Ok(layout)
+}

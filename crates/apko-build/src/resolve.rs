@@ -63,7 +63,10 @@ fn base_images(s: &Session) -> Result<Vec<Option<Arc<BaseImage>>>, BuildError> {
         .first()
         .and_then(|src| src.path.parent());
     let at = |spec: &str| crate::base::locate(spec, &s.req.base_dir, config_dir, &[]);
-    let layout = at(&b.image);
+    let mut layout = at(&b.image);
+    if layout.is_file() {
+        layout = crate::base::unpack_tarball(&layout, s.work.path())?;
+    }
     let apkindex = (!b.apkindex.is_empty()).then(|| at(&b.apkindex));
     s.plan
         .archs

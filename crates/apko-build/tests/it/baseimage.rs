@@ -141,3 +141,54 @@ fn a_base_image_without_the_architecture_is_refused() {
     .unwrap_err();
     assert!(err.to_string().contains("not an OCI image layout"), "{err}");
 }
+
+#[test]
+fn a_base_image_can_be_a_docker_tarball_or_an_oci_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = write_repo(
+        &dir.path().join("repo"),
+        &["x86_64"],
+        &[
+            pkg("a", "1-r0").dir("etc", 0o755).file("etc/a", 0o644, "A"),
+            pkg("b", "1-r0")
+                .depends("a")
+                .dir("usr", 0o755)
+                .file("usr/b", 0o644, "B"),
+        ],
+    );
+    let base = build(request(
+        dir.path(),
+        "contents:\n  repositories: [@REPO@]\n  keyring: [@KEY@]\n  packages: [a]\narchs: [x86_64]\n",
+        &repo,
+    ))
+    .unwrap();
+    let docker = dir.path().join("base.tar");
+    base.write_tarball(&docker).unwrap();
+    let layout = dir.path().join("layout");
+    base.write_layout(&layout).unwrap();
+    let oci = dir.path().join("base-oci.tar");
+    {
+        let mut t = tar::Builder::new(fs_err::File::create(&oci).unwrap());
+        t.append_dir_all(".", &layout).unwrap();
+        t.finish().unwrap();
+    }
+    for image in [&docker, &oci] {
+        let cfg = format!(
+            "contents:\n  baseimage:\n    image: {}\n  repositories: [@REPO@]\n  keyring: [@KEY@]\n  packages: [b]\narchs: [x86_64]\n",
+            image.display()
+        );
+        let top = build(request(dir.path(), &cfg, &repo)).unwrap();
+        let img = &top.images[0];
+        assert_eq!(
+            img.layers[0].descriptor(),
+            base.images[0].layers[0].descriptor(),
+            "{}",
+            image.display()
+        );
+        let names: Vec<String> = img.packages.iter().map(|p| p.name.to_string()).collect();
+        assert!(
+            names.contains(&"a".to_owned()) && names.contains(&"b".to_owned()),
+            "{names:?}"
+        );
+    }
+}
