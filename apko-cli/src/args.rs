@@ -282,9 +282,13 @@ pub(crate) struct Common {
     /// Parallel jobs (downloads, expansion, compression).
     #[arg(short = 'j', long)]
     pub(crate) jobs: Option<usize>,
-    /// gzip level of layers (0-9).
-    #[arg(long, default_value_t = 6)]
-    pub(crate) compression_level: u32,
+    /// Layer compression: `gzip` (default; apko's) or `zstd` (overrides the configuration's
+    /// `compression`).
+    #[arg(long, value_parser = ["gzip", "zstd"])]
+    pub(crate) compression: Option<String>,
+    /// Compression level of layers: gzip 0-9 (default 6), zstd 1-19 (default 3).
+    #[arg(long)]
+    pub(crate) compression_level: Option<u32>,
     /// Largest decompressed APKINDEX in bytes (0: default 300 MiB, -1: unlimited).
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub(crate) max_apkindex_decompressed_size: i64,

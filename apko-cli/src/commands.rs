@@ -484,11 +484,29 @@ fn request(config: &Path, tag: &str, common: &Common) -> Result<BuildRequest, Cl
             .map_or(2, usize::from)
             .min(apko_build::MAX_JOBS),
     };
-    if common.compression_level > 9 {
-        return Err(CliError::usage(
-            "--compression-level must be between 0 and 9",
-            None,
-        ));
+    req.compression = match common.compression.as_deref() {
+        Some("zstd") => Some(apko_build::deps::apko_config::LayerCompression::Zstd),
+        Some(_) => Some(apko_build::deps::apko_config::LayerCompression::Gzip),
+        None => None,
+    };
+    let zstd = req
+        .compression
+        .or(req.config.config.compression)
+        .is_some_and(|c| c == apko_build::deps::apko_config::LayerCompression::Zstd);
+    match common.compression_level {
+        Some(l) if zstd && !(1..=19).contains(&l) => {
+            return Err(CliError::usage(
+                "--compression-level must be between 1 and 19 for zstd",
+                None,
+            ));
+        }
+        Some(l) if !zstd && l > 9 => {
+            return Err(CliError::usage(
+                "--compression-level must be between 0 and 9 for gzip",
+                Some("zstd levels go up to 19: add --compression zstd"),
+            ));
+        }
+        _ => {}
     }
     req.compression_level = common.compression_level;
     let limit = |flag: &str, v: i64, default: u64| -> Result<u64, CliError> {

@@ -405,3 +405,71 @@ fn an_image_on_a_base_built_by_apko_rs_unpacks_and_runs() {
     assert_eq!(out, HELLO);
     let _ = run("podman", &["rmi", "-f", "top:latest-amd64"], dir.path());
 }
+
+#[test]
+#[ignore = "needs skopeo, podman and root (scripts/install-test-tools.sh); run by scripts/test.sh"]
+fn zstd_layers_are_accepted_by_skopeo_and_podman() {
+    let dir = tempfile::tempdir().unwrap();
+    fs_err::create_dir(dir.path().join("layout")).unwrap();
+    for (out, archs) in [("hello-zstd.tar", "x86_64,aarch64"), ("layout", "x86_64")] {
+        let o = apko(
+            &[
+                "build",
+                &hello_config(),
+                "hello-zstd:latest",
+                out,
+                "--compression",
+                "zstd",
+                "--sbom=false",
+                "--arch",
+                archs,
+            ],
+            dir.path(),
+            &[("SOURCE_DATE_EPOCH", "0")],
+        );
+        assert!(o.status.success(), "{out}: {}", stderr(&o));
+    }
+    // skopeo reads the layout (one image) and the tarball, checking every blob's digest.
+    ok(
+        &run("skopeo", &["copy", "oci:layout", "dir:copied"], dir.path()),
+        "skopeo copy oci:",
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(dir.path().join("copied/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        manifest["layers"][0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+    );
+    ok(
+        &run(
+            "skopeo",
+            &[
+                "inspect",
+                "docker-archive:hello-zstd.tar:hello-zstd:latest-amd64",
+            ],
+            dir.path(),
+        ),
+        "skopeo inspect docker-archive:",
+    );
+    // podman loads and runs it.
+    ok(
+        &run("podman", &["load", "-i", "hello-zstd.tar"], dir.path()),
+        "podman load",
+    );
+    let out = ok(
+        &podman_run("hello-zstd:latest-amd64", &[], dir.path()),
+        "podman run",
+    );
+    assert_eq!(out, HELLO);
+    let _ = run(
+        "podman",
+        &[
+            "rmi",
+            "-f",
+            "hello-zstd:latest-amd64",
+            "hello-zstd:latest-arm64",
+        ],
+        dir.path(),
+    );
+}

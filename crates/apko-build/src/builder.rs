@@ -200,7 +200,7 @@ impl Builder {
             users: rootfs.ids.user_names.clone(),
             groups: rootfs.ids.group_names.clone(),
             threads: s.req.jobs,
-            compression_level: s.req.compression_level,
+            compression_level: s.req.compression_level.unwrap_or(6),
             ..apko_fs::LayerOptions::default()
         };
         let gzip = out.extension().is_some_and(|e| e == "gz");
@@ -279,11 +279,31 @@ fn rootfs_stage(s: &Session, a: &ArchPackages) -> Result<Rootfs, BuildError> {
     Ok(rootfs)
 }
 
+/// The layers' compression and level: the request's, else the configuration's, else gzip 6
+/// (zstd: 3).
+pub(crate) fn layer_compression(
+    req: &BuildRequest,
+    config: &apko_config::ImageConfig,
+) -> (apko_fs::Compression, u32) {
+    match req.compression.or(config.compression).unwrap_or_default() {
+        apko_config::LayerCompression::Gzip => (
+            apko_fs::Compression::Gzip,
+            req.compression_level.unwrap_or(6),
+        ),
+        apko_config::LayerCompression::Zstd => (
+            apko_fs::Compression::Zstd,
+            req.compression_level.unwrap_or(3),
+        ),
+    }
+}
+
 /// Stages 4 and 5: layers written, config and manifest assembled, SBOM.
 fn image_stage(s: &Session, rootfs: &Rootfs) -> Result<ArchImage, BuildError> {
+    let (compression, level) = layer_compression(&s.req, &s.plan.config);
     let settings = LayerSettings {
         threads: s.req.jobs.max(1),
-        level: s.req.compression_level,
+        level,
+        compression,
     };
     let mut image = s.stage(Some(rootfs.arch), Phase::Layer, 0, || {
         let layers = write_layers(rootfs, &s.plan.config, settings, &s.work)?;

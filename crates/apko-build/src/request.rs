@@ -73,8 +73,10 @@ pub struct BuildRequest {
     /// Parallel downloads and compression threads (1 to [`MAX_JOBS`]; values outside are
     /// clamped).
     pub jobs: usize,
-    /// gzip level of the layers.
-    pub compression_level: u32,
+    /// Compression level of the layers: gzip 0–9, zstd 1–19; `None`: 6 for gzip, 3 for zstd.
+    pub compression_level: Option<u32>,
+    /// Layer compression; `None`: the configuration's `compression`, else gzip.
+    pub compression: Option<apko_config::LayerCompression>,
     /// Size limits for indexes and packages.
     pub limits: Limits,
     /// Largest HTTP response accepted (default 8 GiB).
@@ -116,7 +118,8 @@ impl BuildRequest {
             ignore_signatures: false,
             sbom: true,
             jobs: 4,
-            compression_level: 6,
+            compression_level: None,
+            compression: None,
             limits: Limits::default(),
             max_http_response_size: 8 << 30,
             http_timeout: Some(std::time::Duration::from_mins(15)),

@@ -30,5 +30,6 @@ pub use load::{ConfigSource, LoadedConfig, load, load_str, merge, parse_str};
 pub use locate::Location;
 pub use types::{
     Accounts, BaseImage, Certificates, Contents, Entrypoint, EntrypointKind, Group, ImageConfig,
-    ImageFormat, InlineFile, Layering, LayeringStrategy, PathMutation, PathType, User,
+    ImageFormat, InlineFile, LayerCompression, Layering, LayeringStrategy, PathMutation, PathType,
+    User,
 };

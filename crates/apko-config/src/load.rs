@@ -349,6 +349,7 @@ pub fn merge(base: ImageConfig, top: ImageConfig) -> ImageConfig {
         layering: top.layering.or(base.layering),
         certificates: top.certificates.or(base.certificates),
         format: top.format.or(base.format),
+        compression: top.compression.or(base.compression),
     }
 }
 

@@ -91,6 +91,9 @@ pub struct ImageConfig {
     /// Layer format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<ImageFormat>,
+    /// Compression of tar layers (an apko-rs extension; apko writes gzip).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<LayerCompression>,
 }
 
 /// `contents`.
@@ -417,6 +420,17 @@ pub struct Certificates {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub providers: Vec<String>,
+}
+
+/// `compression`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayerCompression {
+    /// gzip (`application/vnd.oci.image.layer.v1.tar+gzip`), the default.
+    #[default]
+    Gzip,
+    /// zstd (`application/vnd.oci.image.layer.v1.tar+zstd`).
+    Zstd,
 }
 
 /// `format`.

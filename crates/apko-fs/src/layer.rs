@@ -13,7 +13,9 @@ use std::os::unix::fs::FileExt;
 /// How to write a layer.
 #[derive(Debug, Clone)]
 pub struct LayerOptions {
-    /// gzip level (0–9; default 6).
+    /// The compression of the layer.
+    pub compression: Compression,
+    /// gzip level (0–9; default 6), or zstd level (1–19; 3 is zstd's default).
     pub compression_level: u32,
     /// Compression threads (the output does not depend on it).
     pub threads: usize,
@@ -29,6 +31,7 @@ pub struct LayerOptions {
 impl Default for LayerOptions {
     fn default() -> Self {
         LayerOptions {
+            compression: Compression::Gzip,
             compression_level: 6,
             threads: 1,
             block_size: 1 << 20,
@@ -36,6 +39,16 @@ impl Default for LayerOptions {
             groups: BTreeMap::new(),
         }
     }
+}
+
+/// How a layer is compressed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Compression {
+    /// gzip, in parallel blocks (the same bytes at any thread count).
+    #[default]
+    Gzip,
+    /// zstd (the same bytes at any thread count).
+    Zstd,
 }
 
 /// A written layer's identity.
@@ -327,17 +340,26 @@ pub fn write_layer_part<W: Write + Send>(
     out: W,
     part: &LayerPart<'_>,
 ) -> Result<(LayerBlob, W), FsError> {
-    let (out, digests) = compress(
-        out,
-        opts.compression_level,
-        opts.block_size,
-        opts.threads,
-        |w| {
-            let mut bw = std::io::BufWriter::with_capacity(1 << 20, w);
-            write_tar_entries(tree, opts, &mut bw, part)?;
-            bw.flush().map_err(FsError::Write)
-        },
-    )?;
+    let tar = |w: &mut dyn Write| {
+        let mut bw = std::io::BufWriter::with_capacity(1 << 20, w);
+        write_tar_entries(tree, opts, &mut bw, part)?;
+        bw.flush().map_err(FsError::Write)
+    };
+    let (out, digests) = match opts.compression {
+        Compression::Gzip => compress(
+            out,
+            opts.compression_level,
+            opts.block_size,
+            opts.threads,
+            tar,
+        )?,
+        Compression::Zstd => crate::zstd::compress_zstd(
+            out,
+            i32::try_from(opts.compression_level).unwrap_or(3),
+            opts.threads,
+            tar,
+        )?,
+    };
     Ok((LayerBlob { digests }, out))
 }
 

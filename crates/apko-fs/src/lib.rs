@@ -29,12 +29,15 @@ mod install;
 mod layer;
 mod tar;
 mod tree;
+mod zstd;
 
 pub use cpio::write_cpio;
 pub use error::FsError;
 pub use gzip::{Digests, compress};
 pub use install::{ConflictPolicy, Decision, Installed};
 pub use layer::{
-    LayerBlob, LayerOptions, LayerPart, write_layer, write_layer_part, write_tar, write_tar_entries,
+    Compression, LayerBlob, LayerOptions, LayerPart, write_layer, write_layer_part, write_tar,
+    write_tar_entries,
 };
 pub use tree::{Content, FsTree, Kind, Meta, Node, NodeId, Owner, ROOT};
+pub use zstd::{ZSTD_LEVELS, compress_zstd};

@@ -7,7 +7,7 @@ use crate::rootfs::Rootfs;
 use crate::session::WorkDir;
 use apko_config::ImageConfig;
 use apko_fs::{LayerBlob, LayerOptions, LayerPart, NodeId, Owner, write_layer_part};
-use apko_oci::{Descriptor, Digest, MEDIA_TYPE_LAYER_GZIP};
+use apko_oci::{Descriptor, Digest, MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_LAYER_ZSTD};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -20,6 +20,7 @@ pub struct Layer {
     /// The packages whose files it holds (empty for the top layer, which holds directories
     /// and what the builder wrote; and for single-layer images, which hold everything).
     pub packages: Vec<String>,
+    media_type: &'static str,
     path: PathBuf,
     /// The directory holding `path` (a temporary one is removed when the last layer and
     /// build output referring to it are dropped).
@@ -30,7 +31,7 @@ impl Layer {
     /// Its descriptor in a manifest.
     pub fn descriptor(&self) -> Descriptor {
         Descriptor {
-            media_type: MEDIA_TYPE_LAYER_GZIP.into(),
+            media_type: self.media_type.into(),
             size: self.blob.size(),
             digest: Digest::from_sha256(self.blob.digests.compressed_sha256),
             annotations: None,
@@ -66,6 +67,7 @@ impl Layer {
                 },
             },
             packages: Vec::new(),
+            media_type: MEDIA_TYPE_LAYER_GZIP,
             path: l.path.clone(),
             _work: Arc::new(WorkDir::existing(l.path.parent().unwrap_or(&l.path))),
         }
@@ -82,8 +84,10 @@ impl Layer {
 pub(crate) struct LayerSettings {
     /// Compression threads.
     pub(crate) threads: usize,
-    /// gzip level.
+    /// Compression level (gzip 0–9, zstd 1–19).
     pub(crate) level: u32,
+    /// gzip or zstd.
+    pub(crate) compression: apko_fs::Compression,
 }
 
 /// A package layer of `layering`.
@@ -132,6 +136,7 @@ pub(crate) fn write_layers(
 ) -> Result<Vec<Layer>, BuildError> {
     let fs = &rootfs.tree;
     let opts = LayerOptions {
+        compression: settings.compression,
         compression_level: settings.level,
         threads: settings.threads,
         users: rootfs.ids.user_names.clone(),
@@ -140,7 +145,11 @@ pub(crate) fn write_layers(
     };
     let arch = rootfs.arch.apk_name();
     let write = |name: &str, part: &LayerPart<'_>, packages: Vec<String>| {
-        let path = work.path().join(format!("layer-{arch}-{name}.tar.gz"));
+        let ext = match settings.compression {
+            apko_fs::Compression::Gzip => "tar.gz",
+            apko_fs::Compression::Zstd => "tar.zst",
+        };
+        let path = work.path().join(format!("layer-{arch}-{name}.{ext}"));
         let file = fs_err::File::create(&path).map_err(BuildError::io(path.display()))?;
         let (blob, w) = write_layer_part(
             fs,
@@ -154,10 +163,14 @@ pub(crate) fn write_layers(
                 source,
             })
         })?;
-        drop(w);
+        std::io::Write::flush(&mut { w }).map_err(BuildError::io(path.display()))?;
         Ok::<_, BuildError>(Layer {
             blob,
             packages,
+            media_type: match settings.compression {
+                apko_fs::Compression::Gzip => MEDIA_TYPE_LAYER_GZIP,
+                apko_fs::Compression::Zstd => MEDIA_TYPE_LAYER_ZSTD,
+            },
             path,
             _work: work.clone(),
         })

@@ -1,0 +1,63 @@
+//! zstd layers: the same tar as gzip layers (same diff_ids), the same bytes at any thread count.
+
+use crate::support::{build, pkg, request, write_repo};
+use apko_build::deps::apko_config::LayerCompression;
+
+#[test]
+fn zstd_layers_hold_the_same_tar_and_do_not_depend_on_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let big: String = (0..200_000).map(|i| format!("line {i}\n")).collect();
+    let repo = write_repo(
+        &dir.path().join("repo"),
+        &["x86_64"],
+        &[pkg("a", "1-r0")
+            .dir("usr", 0o755)
+            .file("usr/big.txt", 0o644, &big)],
+    );
+    let cfg = "contents:\n  repositories: [@REPO@]\n  keyring: [@KEY@]\n  packages: [a]\narchs: [x86_64]\n";
+    let with = |compression: Option<LayerCompression>, jobs: usize, in_config: bool| {
+        let cfg = if in_config {
+            format!("{cfg}compression: zstd\n")
+        } else {
+            cfg.to_owned()
+        };
+        let mut req = request(dir.path(), &cfg, &repo);
+        req.compression = compression;
+        req.jobs = jobs;
+        build(req).unwrap()
+    };
+    let gzip = with(None, 2, false);
+    let zstd1 = with(Some(LayerCompression::Zstd), 1, false);
+    let zstd4 = with(Some(LayerCompression::Zstd), 4, false);
+    let from_config = with(None, 2, true);
+    let desc = |o: &apko_build::BuildOutput| o.images[0].layers[0].descriptor();
+    assert_eq!(
+        desc(&gzip).media_type,
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    );
+    assert_eq!(
+        desc(&zstd1).media_type,
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+    );
+    assert_eq!(desc(&zstd1), desc(&zstd4), "same bytes at 1 and 4 threads");
+    // (`/etc/apko.json` records the configuration, so only the format is compared.)
+    assert_eq!(
+        desc(&from_config).media_type,
+        desc(&zstd1).media_type,
+        "`compression: zstd` in the configuration"
+    );
+    assert_eq!(zstd1.index_json, zstd4.index_json);
+    assert_eq!(
+        gzip.images[0].layers[0].diff_id(),
+        zstd1.images[0].layers[0].diff_id(),
+        "the same tar inside"
+    );
+    let bytes = fs_err::read(zstd1.images[0].layers[0].path()).unwrap();
+    assert_eq!(&bytes[..4], &[0x28, 0xb5, 0x2f, 0xfd], "a zstd frame");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&zstd1.images[0].manifest.bytes).unwrap();
+    assert_eq!(
+        manifest["layers"][0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+    );
+}
