@@ -2,7 +2,8 @@
 # Installs the real consumers the test suite checks our output with (Debian/Ubuntu):
 # skopeo, umoci, runc, podman, oci-image-tool, the CNCF registry (docker-registry), the OCI image-spec
 # JSON schemas, and a Python venv with
-# pyspdxtools (spdx-tools), ntia-checker, jsonschema and pyjks; openssl, bzip2, cpio and bsdtar. Idempotent; prints where the venv is.
+# pyspdxtools (spdx-tools), ntia-checker, jsonschema, pyjks and cyclonedx-python-lib (its JSON
+# validator); openssl, bzip2, cpio and bsdtar. Idempotent; prints where the venv is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,7 @@ done
 [ -d /usr/share/gocode/src/github.com/opencontainers/image-spec/schema ] || need+=(golang-github-opencontainers-image-spec-dev)
 command -v unshare >/dev/null || need+=(util-linux)
 command -v podman >/dev/null || need+=(podman)     # a real engine: load, run, Engine API
+command -v fsck.erofs >/dev/null || need+=(erofs-utils)   # checks erofs layers
 command -v cpio >/dev/null || need+=(cpio)         # reads build-cpio archives
 command -v bsdtar >/dev/null || need+=(libarchive-tools)
 command -v bzip2 >/dev/null || need+=(bzip2)   # a small glibc program for the ld.so.cache test
@@ -28,9 +30,9 @@ fi
 
 VENV=target/test-venv
 if [ ! -x "$VENV/bin/pyspdxtools" ] || [ ! -x "$VENV/bin/ntia-checker" ] \
-   || ! "$VENV/bin/python" -c 'import jsonschema, referencing, jks' 2>/dev/null; then
+   || ! "$VENV/bin/python" -c 'import jsonschema, referencing, jks, cyclonedx.validation.json' 2>/dev/null; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check spdx-tools ntia-conformance-checker \
-    'jsonschema>=4.18' referencing pyjks
+    'jsonschema>=4.18' referencing pyjks 'cyclonedx-python-lib[json-validation]'
 fi
 echo "$PWD/$VENV"

@@ -25,6 +25,8 @@ echo "== real consumers (skopeo, umoci, runc, unshare, oci-image-tool, OCI schem
 cargo test --locked -p apko-cli --test consumers -- --ignored
 echo "== container engine and archive readers (podman, its Engine API, cpio, bsdtar)"
 cargo test --locked -p apko-cli --test engines -- --ignored --skip podman_runs_the_alpine_repo_image
+echo "== erofs images read by erofs-utils (fsck.erofs, dump.erofs, mkfs.erofs)"
+cargo test --locked -p apko-fs --test erofs -- --ignored
 
 if [ -n "${APKO_TESTDATA:-}" ]; then
   echo "== conformance suite (APKO_TESTDATA=$APKO_TESTDATA)"

@@ -180,6 +180,11 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// EROFS images: `apko erofs ls IMAGE` lists an erofs layer (ours, apko's or mkfs.erofs's).
+    Erofs {
+        #[command(subcommand)]
+        command: ErofsCommand,
+    },
     /// Print a shell completion script (`source <(apko completion bash)`).
     Completion {
         /// bash, zsh, fish, powershell or elvish.
@@ -214,9 +219,20 @@ impl Command {
             Command::Clean { .. }
             | Command::Login { .. }
             | Command::Version { .. }
+            | Command::Erofs { .. }
             | Command::Completion { .. } => None,
         }
     }
+}
+
+/// `apko erofs …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ErofsCommand {
+    /// List the entries of an EROFS image as apko does (mode, owner, size, date, path).
+    Ls {
+        /// The image (a raw EROFS file, e.g. an erofs layer blob).
+        image: PathBuf,
+    },
 }
 
 /// Options of commands that produce images (`build`, `publish`).
@@ -229,15 +245,16 @@ pub(crate) struct ImageOpts {
     /// publish: written only when given).
     #[arg(long)]
     pub(crate) sbom_path: Option<PathBuf>,
-    /// SBOM formats (only `spdx`).
+    /// SBOM formats, comma-separated: `spdx` (SPDX 2.3), `cyclonedx` (CycloneDX 1.6).
     #[arg(long, default_value = "spdx")]
     pub(crate) sbom_formats: Vec<String>,
     /// Annotations `key:value` for the index, manifests and config labels.
     #[arg(long = "annotations", value_name = "KEY:VALUE")]
     pub(crate) annotations: Vec<String>,
-    /// Layer format: `tar` (`erofs` is not supported).
-    #[arg(long, default_value = "tar")]
-    pub(crate) format: String,
+    /// Layer format: `tar` (gzip or zstd tar layers) or `erofs` (one raw EROFS image layer);
+    /// default: the configuration's `format`, else `tar`.
+    #[arg(long)]
+    pub(crate) format: Option<String>,
     /// Install exactly the packages of this lockfile (see `apko lock`) instead of resolving.
     #[arg(long)]
     pub(crate) lockfile: Option<PathBuf>,

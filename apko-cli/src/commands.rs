@@ -170,6 +170,21 @@ pub(crate) fn run(mut cli: Cli) -> Result<(), CliError> {
             print!("{yaml}");
             Ok(())
         }
+        Command::Erofs {
+            command: crate::args::ErofsCommand::Ls { image },
+        } => {
+            use apko_build::deps::apko_fs::erofs::{format_ls, list_erofs};
+            let mut f =
+                fs_err::File::open(&image).map_err(|e| CliError::usage(e.to_string(), None))?;
+            let listing = list_erofs(&mut f).map_err(|e| {
+                CliError::usage(
+                    format!("`{}` is not a readable EROFS image: {e}", image.display()),
+                    Some("give a raw EROFS image, such as the layer blob of an image built with --format erofs"),
+                )
+            })?;
+            print!("{}", format_ls(&listing.entries));
+            Ok(())
+        }
         Command::Completion {
             shell,
             no_descriptions,
@@ -207,25 +222,32 @@ fn image_request(
     image: &ImageOpts,
     common: &Common,
 ) -> Result<BuildRequest, CliError> {
-    match image.format.as_str() {
-        "tar" => {}
-        "erofs" => {
-            return Err(CliError::usage(
-                "--format erofs: the erofs layer format is not supported by apko-rs yet",
-                Some("use the default `--format tar`"),
-            ));
-        }
-        other => {
+    use apko_build::deps::apko_config::ImageFormat;
+    let format = match image.format.as_deref() {
+        None => None,
+        Some("tar") => Some(ImageFormat::Tar),
+        Some("erofs") => Some(ImageFormat::Erofs),
+        Some(other) => {
             return Err(CliError::usage(
                 format!("--format `{other}`: expected `tar` or `erofs`"),
                 None,
             ));
         }
-    }
-    if let Some(f) = image.sbom_formats.iter().find(|f| f.as_str() != "spdx") {
-        tracing::warn!("SBOM format `{f}` is not supported; writing SPDX only");
-    }
+    };
+    // Unlike apko, which ignores names it does not know, an unknown format is an error.
+    let sbom_formats = image
+        .sbom_formats
+        .iter()
+        .map(|f| f.parse::<apko_build::SbomFormat>())
+        .collect::<Result<std::collections::BTreeSet<_>, _>>()
+        .map_err(|e| {
+            CliError::usage(
+                format!("--sbom-formats: {e}"),
+                Some("name one or both, separated by commas: `--sbom-formats spdx,cyclonedx`"),
+            )
+        })?;
     let mut req = request(config, tag, common)?;
+    req.format = format;
     if let Some(path) = &image.lockfile {
         let name = path.display().to_string();
         let lock = apko_build::Lock::read(path).map_err(BuildError::from)?;
@@ -240,6 +262,7 @@ fn image_request(
         req.lock = Some(lock);
     }
     req.sbom = image.sbom;
+    req.sbom_formats = sbom_formats;
     req.annotations = parse_annotations(&image.annotations)?;
     // `--vcs`: as apko, only when the configuration has no `vcs-url`; failures only logged.
     if image.vcs
@@ -294,6 +317,11 @@ fn publish(
         .with_credentials(crate::creds::DockerCredentials::load())
         .with_insecure(insecure);
     let published = out.publish(&client, tags, jobs)?;
+    let s = published.stats;
+    crate::render::notice(&format!(
+        "pushed {} blobs ({} bytes); {} already in the registry, {} mounted from another repository",
+        s.uploaded, s.uploaded_bytes, s.present, s.mounted
+    ));
     if sbom && let Some(dir) = sbom_path {
         out.write_sboms(dir)?;
     }

@@ -466,3 +466,93 @@ fn lock_then_build_from_the_lockfile() {
     );
     assert!(!dir.path().join("out2.tar").exists());
 }
+
+/// `--sbom-formats`: SPDX, CycloneDX or both, side by side, the same bytes at any thread
+/// count; an unknown name is refused before anything is built (apko ignores it).
+#[test]
+fn sbom_formats_choose_the_documents() {
+    let cfg = root().join("examples/hello/apko.yaml");
+    let build = |formats: &str, jobs: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let o = apko(
+            &[
+                "build",
+                cfg.to_str().unwrap(),
+                "hello:latest",
+                "out.tar",
+                "--sbom-formats",
+                formats,
+                "-j",
+                jobs,
+            ],
+            dir.path(),
+            &[("SOURCE_DATE_EPOCH", "1700000000")],
+        );
+        (dir, o)
+    };
+    let cdx = [
+        "sbom-x86_64.cdx.json",
+        "sbom-aarch64.cdx.json",
+        "sbom-index.cdx.json",
+    ];
+    let spdx = [
+        "sbom-x86_64.spdx.json",
+        "sbom-aarch64.spdx.json",
+        "sbom-index.spdx.json",
+    ];
+    let (both, o) = build("spdx,cyclonedx", "1");
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in spdx.iter().chain(&cdx) {
+        assert!(both.path().join(f).is_file(), "{f} was not written");
+    }
+    let (again, o) = build("cyclonedx,spdx", "4");
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in spdx.iter().chain(&cdx) {
+        assert!(
+            fs_err::read(both.path().join(f)).unwrap()
+                == fs_err::read(again.path().join(f)).unwrap(),
+            "{f} differs between builds"
+        );
+    }
+    let json = |f: &str| -> serde_json::Value {
+        serde_json::from_slice(&fs_err::read(both.path().join(f)).unwrap()).unwrap()
+    };
+    let index = json("sbom-index.cdx.json");
+    assert_eq!(index["bomFormat"], "CycloneDX");
+    assert_eq!(index["specVersion"], "1.6");
+    assert_eq!(index["metadata"]["timestamp"], "2023-11-14T22:13:20Z");
+    assert_eq!(index["components"].as_array().unwrap().len(), 2);
+    let amd64 = json("sbom-x86_64.cdx.json");
+    let image = &amd64["metadata"]["component"];
+    assert_eq!(image["type"], "container");
+    assert_eq!(image["name"], "hello");
+    // The image's own BOM and the index's BOM name the image the same way.
+    assert_eq!(image["bom-ref"], index["components"][0]["bom-ref"]);
+    assert!(
+        amd64["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "hello" && c["type"] == "library"),
+        "{amd64}"
+    );
+    assert_ne!(amd64["serialNumber"], index["serialNumber"]);
+
+    let (only, o) = build("cyclonedx", "1");
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in cdx {
+        assert!(only.path().join(f).is_file(), "{f} was not written");
+    }
+    for f in spdx {
+        assert!(!only.path().join(f).exists(), "{f} was written");
+    }
+
+    let (bad, o) = build("spdx,syft", "1");
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "error: --sbom-formats: unknown SBOM format `syft`: expected `spdx` or `cyclonedx`\n\n\
+         hint: name one or both, separated by commas: `--sbom-formats spdx,cyclonedx`\n"
+    );
+    assert!(!bad.path().join("out.tar").exists());
+}

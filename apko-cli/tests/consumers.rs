@@ -1,7 +1,8 @@
 //! Our output checked by real consumers: skopeo (docker-archive: and oci:), umoci (the strictest
 //! layout reader; it checks diffIDs), oci-image-tool and the OCI image-spec JSON schemas, runc and
-//! `unshare … chroot` (the image runs), pyspdxtools (the SBOMs are valid SPDX 2.3) and
-//! ntia-checker (they have the NTIA minimum elements).
+//! `unshare … chroot` (the image runs), pyspdxtools (the SBOMs are valid SPDX 2.3),
+//! ntia-checker (they have the NTIA minimum elements) and cyclonedx-python-lib (the CycloneDX
+//! SBOMs pass its strict 1.6 validator).
 //!
 //! These tests need the tools that `scripts/install-test-tools.sh` installs, and root for
 //! unpacking and running, so they are `#[ignore]`d by default; `scripts/test.sh` installs the
@@ -474,6 +475,88 @@ fn sboms_are_valid_spdx_and_ntia_conformant() {
     assert_eq!(checked, 6);
 }
 
+/// Validates CycloneDX JSON with cyclonedx-python-lib: the strict schema validator, then a
+/// load into its object model (which also checks that every dependency names a component).
+const CYCLONEDX_CHECK: &str = r#"
+import json, sys, warnings
+from cyclonedx.validation.json import JsonStrictValidator
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.model.bom import Bom
+text = open(sys.argv[1]).read()
+e = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text, all_errors=True)
+if e:
+    for err in e:
+        print(err)
+    sys.exit(1)
+with warnings.catch_warnings():
+    warnings.simplefilter("error", UserWarning)
+    Bom.from_json(json.loads(text)).validate()
+"#;
+
+#[test]
+#[ignore = "needs cyclonedx-python-lib (scripts/install-test-tools.sh); run by scripts/test.sh"]
+fn cyclonedx_sboms_validate_strictly() {
+    let python = venv_bin("python");
+    // The library must be there: a missing module is a failure, not a skip.
+    let o = try_run(
+        &python,
+        &["-c", "import cyclonedx.validation.json, jsonschema"],
+        Path::new("/"),
+    );
+    assert!(
+        o.status.success(),
+        "cyclonedx-python-lib[json-validation] is missing from the venv; run scripts/install-test-tools.sh: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("consumers-cyclonedx");
+    fresh_dir(&dir);
+    fs_err::create_dir(dir.join("layout")).unwrap();
+    let cfg = root().join("examples/hello/apko.yaml");
+    for out in ["hello.tar", "layout"] {
+        let o = Command::new(env!("CARGO_BIN_EXE_apko"))
+            .args(["build", cfg.to_str().unwrap(), TAG, out])
+            .args(["--sbom-formats", "spdx,cyclonedx"])
+            .current_dir(&dir)
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "apko build {out}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let mut checked = 0;
+    for d in [dir.clone(), dir.join("layout")] {
+        for name in [
+            "sbom-index.cdx.json",
+            "sbom-x86_64.cdx.json",
+            "sbom-aarch64.cdx.json",
+        ] {
+            let path = d.join(name);
+            assert!(path.is_file(), "{} was not written", path.display());
+            assert!(
+                d.join(name.replace(".cdx.", ".spdx.")).is_file(),
+                "the SPDX document next to {name}"
+            );
+            let o = try_run(
+                &python,
+                &["-c", CYCLONEDX_CHECK, path.to_str().unwrap()],
+                &dir,
+            );
+            assert!(
+                o.status.success(),
+                "{}: {}{}",
+                path.display(),
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 6);
+}
+
 /// A signed one-package repository in `work` (package `name`, x86_64, the given files with
 /// their parent directories) and an apko.yaml for it with `extra` configuration appended;
 /// builds it with `apko build-minirootfs` and unpacks the result into `work/rootfs`.
@@ -857,6 +940,43 @@ fn publish_to_a_real_registry() {
             "{tag}: the index byte for byte"
         );
     }
+    // Everything went up once: two images' layers, configs.
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains("pushed 4 blobs") && said.contains("0 mounted"),
+        "{said}"
+    );
+    // Again, plus a second repository of the same registry: nothing is uploaded; the blobs
+    // are found (HEAD) or mounted from the first repository.
+    let other = format!("{}/other/hello:v1", reg.host);
+    let o = Command::new(env!("CARGO_BIN_EXE_apko"))
+        .args(["publish", cfg.to_str().unwrap(), &latest, &other])
+        .current_dir(&work)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .env("DOCKER_CONFIG", &work)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains("pushed 0 blobs (0 bytes); 4 already in the registry, 4 mounted"),
+        "{said}"
+    );
+    let raw = run(
+        "skopeo",
+        &[
+            "inspect",
+            "--tls-verify=false",
+            "--raw",
+            &format!("docker://{other}"),
+        ],
+        &work,
+    );
+    assert_eq!(
+        raw.as_bytes(),
+        index.as_slice(),
+        "the mounted repository serves the index"
+    );
     let dest = format!("oci:{}:latest", work.join("pulled").display());
     run(
         "skopeo",
@@ -864,7 +984,7 @@ fn publish_to_a_real_registry() {
             "copy",
             "--all",
             "--src-tls-verify=false",
-            &format!("docker://{latest}"),
+            &format!("docker://{other}"),
             &dest,
         ],
         &work,

@@ -473,3 +473,84 @@ fn zstd_layers_are_accepted_by_skopeo_and_podman() {
         dir.path(),
     );
 }
+
+#[test]
+#[ignore = "needs erofs-utils and root (scripts/install-test-tools.sh); run by scripts/test.sh"]
+fn erofs_images_are_checked_by_erofs_utils_and_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut digests = Vec::new();
+    for (out, jobs) in [("layout", "1"), ("again", "4")] {
+        fs_err::create_dir(dir.path().join(out)).unwrap();
+        let o = apko(
+            &[
+                "build",
+                &hello_config(),
+                "hello:erofs",
+                out,
+                "--format",
+                "erofs",
+                "--arch",
+                "x86_64",
+                "--sbom=false",
+                "-j",
+                jobs,
+            ],
+            dir.path(),
+            &[("SOURCE_DATE_EPOCH", "0")],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        digests.push(common::layout_index_digest(&dir.path().join(out)));
+    }
+    assert_eq!(digests[0], digests[1], "the same image at any thread count");
+    let layout = dir.path().join("layout");
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(layout.join("index.json")).unwrap()).unwrap();
+    let blob = |d: &str| {
+        layout
+            .join("blobs/sha256")
+            .join(d.strip_prefix("sha256:").unwrap())
+    };
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &fs_err::read(blob(index["manifests"][0]["digest"].as_str().unwrap())).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["layers"][0]["mediaType"], "application/vnd.erofs");
+    assert_eq!(
+        index["manifests"][0]["platform"]["os.features"],
+        serde_json::json!(["erofs"])
+    );
+    let image = blob(manifest["layers"][0]["digest"].as_str().unwrap());
+    // fsck.erofs checks the image and extracts it; the program runs from the extracted tree.
+    let root = dir.path().join("root");
+    ok(
+        &run(
+            "fsck.erofs",
+            &[
+                &format!("--extract={}", root.display()),
+                image.to_str().unwrap(),
+            ],
+            dir.path(),
+        ),
+        "fsck.erofs --extract",
+    );
+    let out = ok(
+        &run(
+            "unshare",
+            &[
+                "--mount",
+                "--pid",
+                "--fork",
+                "chroot",
+                root.to_str().unwrap(),
+                "/usr/bin/hello",
+            ],
+            dir.path(),
+        ),
+        "chroot",
+    );
+    assert_eq!(out, HELLO);
+    // `apko erofs ls` lists it.
+    let o = apko(&["erofs", "ls", image.to_str().unwrap()], dir.path(), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("usr/bin/hello"), "{}", stdout(&o));
+}

@@ -100,7 +100,7 @@ impl Builder {
                 images,
                 &s.plan.config,
                 s.req.tag.clone(),
-                s.req.sbom,
+                &s.req.sboms(),
             ))
         })?;
         Ok(out.with_timings(s.timings()))
@@ -309,10 +309,13 @@ fn image_stage(s: &Session, rootfs: &Rootfs) -> Result<ArchImage, BuildError> {
         let layers = write_layers(rootfs, &s.plan.config, settings, &s.work)?;
         assemble(rootfs, layers, &s.plan.config)
     })?;
-    if s.req.sbom {
-        image.sbom = Some(s.stage(Some(rootfs.arch), Phase::Sbom, 0, || {
-            Ok(crate::sbom::image(rootfs, &image, &s.req.tag))
-        })?);
+    let formats = s.req.sboms();
+    if !formats.is_empty() {
+        let sboms = s.stage(Some(rootfs.arch), Phase::Sbom, 0, || {
+            Ok(crate::sbom::image(rootfs, &image, &s.req.tag, &formats))
+        })?;
+        image.sbom = sboms.spdx;
+        image.cyclonedx = sboms.cyclonedx;
     }
     Ok(image)
 }

@@ -52,7 +52,7 @@ pub use lock::{
 };
 pub use output::{BuildOutput, Published};
 pub use report::{Phase, Reporter, Silent};
-pub use request::{BuildRequest, MAX_JOBS, SourceDateEpoch};
+pub use request::{BuildRequest, MAX_JOBS, SbomFormat, SourceDateEpoch, UnknownSbomFormat};
 pub use rootfs::RootfsError;
 pub use session::Timing;
 pub use vcs::{VcsError, probe_vcs_url};

@@ -4,10 +4,12 @@
 use crate::error::BuildError;
 use crate::image::ArchImage;
 use crate::plan::annotations;
+use crate::request::SbomFormat;
 use crate::session::{Pool, Timing};
 use apko_oci::{
     Blob, Digest, ImageBlobs, Index, LayerRef, MEDIA_TYPE_INDEX, Reference, rfc3339, to_go_json,
 };
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// A finished build: one image per architecture and the index over them, ready to be
@@ -20,6 +22,8 @@ pub struct BuildOutput {
     pub index_json: Vec<u8>,
     /// The index SPDX document, serialised.
     pub index_sbom: Option<Vec<u8>>,
+    /// The index CycloneDX document, serialised.
+    pub index_cyclonedx: Option<Vec<u8>>,
     /// Where the time went.
     pub timings: Vec<Timing>,
     reference: Reference,
@@ -32,15 +36,17 @@ pub struct Published {
     pub index: String,
     /// The same for each architecture's image, in index order.
     pub images: Vec<String>,
+    /// What was sent: blobs uploaded (and their bytes), already present, mounted.
+    pub stats: apko_oci::registry::PushStats,
 }
 
 impl BuildOutput {
-    /// The index over `images` (and its SBOM when `sbom`).
+    /// The index over `images` (and its SBOMs in `sboms`).
     pub(crate) fn new(
         images: Vec<ArchImage>,
         config: &apko_config::ImageConfig,
         reference: Reference,
-        sbom: bool,
+        sboms: &BTreeSet<SbomFormat>,
     ) -> BuildOutput {
         let created = images.iter().map(|i| i.created).max().unwrap_or(0);
         let index = Index {
@@ -53,19 +59,19 @@ impl BuildOutput {
             annotations: annotations(config, &rfc3339(created)),
         };
         let index_json = to_go_json(&index);
-        let index_sbom = sbom.then(|| {
-            crate::sbom::index(
-                &index_json,
-                &images,
-                created,
-                config.vcs_url.as_deref(),
-                &reference,
-            )
-        });
+        let index_sboms = crate::sbom::index(
+            &index_json,
+            &images,
+            created,
+            config.vcs_url.as_deref(),
+            &reference,
+            sboms,
+        );
         BuildOutput {
             images,
             index_json,
-            index_sbom,
+            index_sbom: index_sboms.spdx,
+            index_cyclonedx: index_sboms.cyclonedx,
             timings: Vec::new(),
             reference,
         }
@@ -189,9 +195,11 @@ impl BuildOutput {
         let blobs = self.blobs(None);
         let err = |target: String| move |source| BuildError::Publish { target, source };
         let pool = Pool::new(jobs);
+        let mut stats = apko_oci::registry::PushStats::default();
         for repo in &repos {
-            for pushed in pool.map(&blobs, |img| registry.push_image(repo, img)) {
-                pushed.map_err(err(repo.to_string()))?;
+            // A blob another repository of the same registry has is mounted, not uploaded.
+            for pushed in pool.map(&blobs, |img| registry.push_image(repo, img, &repos)) {
+                stats.merge(pushed.map_err(err(repo.to_string()))?.1);
             }
         }
         for r in tags {
@@ -207,26 +215,39 @@ impl BuildOutput {
                 .iter()
                 .map(|i| at(&i.manifest.descriptor.digest))
                 .collect(),
+            stats,
         })
     }
 
-    /// Writes `sbom-<arch>.spdx.json` for every image and `sbom-index.spdx.json` into `dir`;
-    /// returns the files written.
+    /// Writes the SBOMs that were made into `dir`: `sbom-<arch>.spdx.json` for every image
+    /// and `sbom-index.spdx.json` (SPDX), `sbom-<arch>.cdx.json` and `sbom-index.cdx.json`
+    /// (CycloneDX); returns the files written.
     pub fn write_sboms(&self, dir: &Path) -> Result<Vec<PathBuf>, BuildError> {
         fs_err::create_dir_all(dir).map_err(BuildError::io(dir.display()))?;
         let mut written = Vec::new();
-        let named = self
-            .images
-            .iter()
-            .filter_map(|i| {
-                let name = format!("sbom-{}.spdx.json", i.arch.apk_name());
-                i.sbom.as_ref().map(|s| (name, s))
-            })
-            .chain(
-                self.index_sbom
-                    .as_ref()
-                    .map(|s| ("sbom-index.spdx.json".to_owned(), s)),
-            );
+        let mut named = Vec::new();
+        for (format, of_image, index) in [
+            (
+                SbomFormat::Spdx,
+                (|i: &ArchImage| i.sbom.as_ref()) as fn(&ArchImage) -> Option<&Vec<u8>>,
+                &self.index_sbom,
+            ),
+            (
+                SbomFormat::CycloneDx,
+                |i: &ArchImage| i.cyclonedx.as_ref(),
+                &self.index_cyclonedx,
+            ),
+        ] {
+            let ext = format.extension();
+            for i in &self.images {
+                if let Some(data) = of_image(i) {
+                    named.push((format!("sbom-{}.{ext}", i.arch.apk_name()), data));
+                }
+            }
+            if let Some(data) = index {
+                named.push((format!("sbom-index.{ext}"), data));
+            }
+        }
         for (name, data) in named {
             let p = dir.join(name);
             write_file(&p, data)?;

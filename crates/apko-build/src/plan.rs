@@ -70,11 +70,22 @@ pub(crate) fn plan(req: &BuildRequest) -> Result<Plan, BuildError> {
             hint: "remove `layering`: the base image's layers are kept and the new packages go into one layer on top",
         });
     }
+    if let Some(f) = req.format {
+        c.format = Some(f);
+    }
     if c.format == Some(apko_config::ImageFormat::Erofs) {
-        return Err(BuildError::Unsupported {
-            feature: "the erofs layer format",
-            hint: "use `format: tar`",
-        });
+        if c.layering.is_some() {
+            return Err(BuildError::Unsupported {
+                feature: "`layering` with the erofs format",
+                hint: "an erofs image has one layer: remove `layering` or use `format: tar`",
+            });
+        }
+        if c.contents.baseimage.is_some() {
+            return Err(BuildError::Unsupported {
+                feature: "`contents.baseimage` with the erofs format",
+                hint: "the base image's layers are tar layers: use `format: tar`",
+            });
+        }
     }
     // World: the file's packages (located errors) then -p.
     let mut world = Vec::new();

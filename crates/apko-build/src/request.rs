@@ -3,8 +3,9 @@
 use apko_apk::package::Limits;
 use apko_config::{Arch, LoadedConfig};
 use apko_oci::Reference;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::str::FromStr;
 
 /// The most parallel jobs a build uses: threads are cheap but not free (each has a stack and
 /// the downloads open connections), and far more than the cores gains nothing.
@@ -35,6 +36,56 @@ impl SourceDateEpoch {
                 .map_err(|_| format!("SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, found `{v}`")),
         }
     }
+}
+
+/// An SBOM format (`--sbom-formats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum SbomFormat {
+    /// SPDX 2.3 JSON: `sbom-<arch>.spdx.json`, `sbom-index.spdx.json`.
+    Spdx,
+    /// CycloneDX 1.6 JSON: `sbom-<arch>.cdx.json`, `sbom-index.cdx.json`.
+    CycloneDx,
+}
+
+impl SbomFormat {
+    /// Every format.
+    pub const ALL: [SbomFormat; 2] = [SbomFormat::Spdx, SbomFormat::CycloneDx];
+
+    /// The name `--sbom-formats` takes (`spdx`, `cyclonedx`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SbomFormat::Spdx => "spdx",
+            SbomFormat::CycloneDx => "cyclonedx",
+        }
+    }
+
+    /// The file name extension of its documents (`spdx.json`, `cdx.json`).
+    pub fn extension(self) -> &'static str {
+        match self {
+            SbomFormat::Spdx => "spdx.json",
+            SbomFormat::CycloneDx => "cdx.json",
+        }
+    }
+}
+
+impl FromStr for SbomFormat {
+    type Err = UnknownSbomFormat;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        SbomFormat::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| UnknownSbomFormat { name: s.to_owned() })
+    }
+}
+
+/// A name that is not an [`SbomFormat`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown SBOM format `{name}`: expected `spdx` or `cyclonedx`")]
+pub struct UnknownSbomFormat {
+    /// The name given.
+    pub name: String,
 }
 
 /// Everything a build needs besides the configuration file.
@@ -70,11 +121,15 @@ pub struct BuildRequest {
     pub ignore_signatures: bool,
     /// Produce SBOMs.
     pub sbom: bool,
+    /// `--sbom-formats`: which documents to produce when `sbom` is set (default SPDX only).
+    pub sbom_formats: BTreeSet<SbomFormat>,
     /// Parallel downloads and compression threads (1 to [`MAX_JOBS`]; values outside are
     /// clamped).
     pub jobs: usize,
     /// Compression level of the layers: gzip 0–9, zstd 1–19; `None`: 6 for gzip, 3 for zstd.
     pub compression_level: Option<u32>,
+    /// Layer format; `None`: the configuration's `format`, else tar (`--format`).
+    pub format: Option<apko_config::ImageFormat>,
     /// Layer compression; `None`: the configuration's `compression`, else gzip.
     pub compression: Option<apko_config::LayerCompression>,
     /// Size limits for indexes and packages.
@@ -117,9 +172,11 @@ impl BuildRequest {
             offline: false,
             ignore_signatures: false,
             sbom: true,
+            sbom_formats: BTreeSet::from([SbomFormat::Spdx]),
             jobs: 4,
             compression_level: None,
             compression: None,
+            format: None,
             limits: Limits::default(),
             max_http_response_size: 8 << 30,
             http_timeout: Some(std::time::Duration::from_mins(15)),
@@ -129,5 +186,33 @@ impl BuildRequest {
             alpine_releases_url: apko_apk::discovery::ALPINE_RELEASES_URL.to_owned(),
             work_dir: None,
         }
+    }
+
+    /// The SBOM formats this request produces: [`BuildRequest::sbom_formats`], or none when
+    /// [`BuildRequest::sbom`] is off.
+    pub fn sboms(&self) -> BTreeSet<SbomFormat> {
+        if self.sbom {
+            self.sbom_formats.clone()
+        } else {
+            BTreeSet::new()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sbom_format_names() {
+        for f in SbomFormat::ALL {
+            assert_eq!(f.name().parse::<SbomFormat>(), Ok(f));
+        }
+        assert_eq!(SbomFormat::CycloneDx.extension(), "cdx.json");
+        let e = "CycloneDX".parse::<SbomFormat>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown SBOM format `CycloneDX`: expected `spdx` or `cyclonedx`"
+        );
     }
 }

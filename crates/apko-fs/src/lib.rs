@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 
 mod cpio;
+pub mod erofs;
 mod error;
 mod gzip;
 mod install;

@@ -28,6 +28,7 @@ pub use layout::{
 pub use reference::{DEFAULT_REGISTRY, ParseReferenceError, Reference};
 pub use types::{
     Descriptor, Document, History, ImageConfig, Index, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX,
-    MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_LAYER_ZSTD, MEDIA_TYPE_MANIFEST, Manifest, Platform,
-    RFC3339_MAX, RFC3339_MIN, RootFs, RunConfig, rfc3339, rfc3339_representable,
+    MEDIA_TYPE_LAYER_EROFS, MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_LAYER_ZSTD, MEDIA_TYPE_MANIFEST,
+    Manifest, Platform, RFC3339_MAX, RFC3339_MIN, RootFs, RunConfig, rfc3339,
+    rfc3339_representable,
 };

@@ -13,6 +13,8 @@ pub const MEDIA_TYPE_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const MEDIA_TYPE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 /// `application/vnd.oci.image.layer.v1.tar+gzip`
 pub const MEDIA_TYPE_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+/// apko's erofs layer: a raw EROFS filesystem image (its digest is its diff_id).
+pub const MEDIA_TYPE_LAYER_EROFS: &str = "application/vnd.erofs";
 /// A zstd-compressed tar layer.
 pub const MEDIA_TYPE_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
 

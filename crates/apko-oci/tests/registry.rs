@@ -354,8 +354,12 @@ fn pushes_images_and_indexes_byte_for_byte() {
         name: "test/hello".into(),
     };
     let c = client();
-    let d = c.push_image(&repo, &img).unwrap();
+    let (d, stats) = c.push_image(&repo, &img, &[]).unwrap();
     assert_eq!(d, img.manifest.descriptor.digest);
+    assert_eq!(
+        (stats.uploaded, stats.present, stats.mounted),
+        (img.layers.len() as u64 + 1, 0, 0)
+    );
     let d = c
         .push_manifest(&repo, "latest", MEDIA_TYPE_INDEX, &index)
         .unwrap();
@@ -364,9 +368,10 @@ fn pushes_images_and_indexes_byte_for_byte() {
     assert_eq!((media.as_str(), bytes), (MEDIA_TYPE_INDEX, index.clone()));
     // A second push uploads nothing: every blob is already there.
     reg.state.lock().unwrap().log.clear();
-    c.push_image(&repo, &img).unwrap();
+    let (_, stats) = c.push_image(&repo, &img, &[]).unwrap();
     let log = reg.state.lock().unwrap().log.clone();
     assert!(!log.iter().any(|l| l.starts_with("POST")), "{log:?}");
+    assert_eq!((stats.uploaded, stats.uploaded_bytes), (0, 0));
 }
 
 #[test]
@@ -379,7 +384,7 @@ fn blob_uploads_check_the_reported_digest() {
         registry: reg.host.clone(),
         name: "test/hello".into(),
     };
-    let err = client().push_image(&repo, &img).unwrap_err();
+    let err = client().push_image(&repo, &img, &[]).unwrap_err();
     assert!(
         matches!(
             err,
@@ -404,7 +409,7 @@ fn bearer_tokens_from_basic_credentials() {
         name: "private/app".into(),
     };
     // Without credentials: a clear error naming the registry and a hint.
-    let err = client().push_image(&repo, &img).unwrap_err();
+    let err = client().push_image(&repo, &img, &[]).unwrap_err();
     assert!(err.to_string().contains(&reg.host), "{err}");
     assert!(err.hint().unwrap().contains("docker login"));
     // With them: a token for `repository:private/app:push,pull`.
@@ -418,7 +423,7 @@ fn bearer_tokens_from_basic_credentials() {
     );
     client()
         .with_credentials(creds)
-        .push_image(&repo, &img)
+        .push_image(&repo, &img, &[])
         .unwrap();
     assert!(
         reg.state
@@ -439,7 +444,7 @@ fn transient_failures_are_retried_and_registry_errors_reported() {
         registry: reg.host.clone(),
         name: "test/retry".into(),
     };
-    client().push_image(&repo, &img).unwrap();
+    client().push_image(&repo, &img, &[]).unwrap();
 
     // An index whose images are not there: the registry's own error comes through.
     let other = Repository {

@@ -3,6 +3,7 @@
 use crate::spdx::{
     Checksum, CreationInfo, Document, ExternalRef, ExtractedLicense, Package, Relationship,
 };
+use crate::{graph, purl};
 use apko_apk::info::PackageInfo;
 use std::collections::BTreeMap;
 
@@ -119,18 +120,6 @@ pub fn sanitize_id(s: &str) -> String {
     out
 }
 
-fn purl_escape(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 fn creation(created: &str, tool: &str) -> CreationInfo {
     CreationInfo {
         created: created.to_owned(),
@@ -187,11 +176,6 @@ struct OciArtifact<'a> {
 
 impl OciArtifact<'_> {
     fn package(&self) -> Package {
-        let arch = self
-            .arch
-            .map(|a| format!("arch={}&", purl_escape(a)))
-            .unwrap_or_default();
-        let os = if self.arch.is_some() { "&os=linux" } else { "" };
         Package {
             spdx_id: self.spdx_id.to_owned(),
             name: self.digest.to_owned(),
@@ -212,11 +196,11 @@ impl OciArtifact<'_> {
             }],
             external_refs: vec![ExternalRef {
                 reference_category: "PACKAGE-MANAGER".into(),
-                reference_locator: format!(
-                    "pkg:oci/{}@{}?{arch}mediaType={}{os}",
+                reference_locator: purl::oci(
                     self.repository,
                     self.digest,
-                    purl_escape(self.media_type)
+                    self.arch,
+                    self.media_type,
                 ),
                 reference_type: "purl".into(),
             }],
@@ -239,7 +223,7 @@ pub fn image_sbom(input: &ImageSbom<'_>) -> Document {
             source_info: None,
             repository: &input.repository,
             arch: Some(&input.oci_arch),
-            media_type: "application/vnd.oci.image.manifest.v1+json",
+            media_type: purl::MANIFEST,
         }
         .package(),
     ];
@@ -256,7 +240,7 @@ pub fn image_sbom(input: &ImageSbom<'_>) -> Document {
                 source_info: None,
                 repository: &input.repository,
                 arch: Some(&input.oci_arch),
-                media_type: "application/vnd.oci.image.layer.v1.tar+gzip",
+                media_type: purl::LAYER,
             }
             .package(),
         );
@@ -283,7 +267,6 @@ pub fn image_sbom(input: &ImageSbom<'_>) -> Document {
     relationships.push(rel(&image_id, "CONTAINS", &os_id));
     let mut extracted = BTreeMap::new();
     let mut ids: BTreeMap<&str, String> = BTreeMap::new();
-    let namespace = purl_escape(&input.os.id.to_ascii_lowercase());
     for p in &input.packages {
         let id = format!("SPDXRef-Package-apk-{}", sanitize_id(&p.name_version()));
         ids.insert(p.name.as_str(), id.clone());
@@ -294,7 +277,6 @@ pub fn image_sbom(input: &ImageSbom<'_>) -> Document {
                 checksum_value: hex::encode(sum),
             });
         }
-        let arch = p.arch.clone().unwrap_or_else(|| input.apk_arch.clone());
         packages.push(Package {
             spdx_id: id.clone(),
             name: p.name.to_string(),
@@ -316,35 +298,17 @@ pub fn image_sbom(input: &ImageSbom<'_>) -> Document {
             checksums,
             external_refs: vec![ExternalRef {
                 reference_category: "PACKAGE-MANAGER".into(),
-                reference_locator: format!(
-                    "pkg:apk/{namespace}/{}@{}?arch={}",
-                    purl_escape(p.name.as_str()),
-                    purl_escape(p.version.as_str()),
-                    purl_escape(&arch)
-                ),
+                reference_locator: purl::apk(&input.os.id, p, &input.apk_arch),
                 reference_type: "purl".into(),
             }],
         });
         relationships.push(rel(&os_id, "CONTAINS", &id));
     }
-    // Dependencies between installed packages (by name and by provided names).
-    let mut providers: BTreeMap<&str, &str> = BTreeMap::new();
-    for p in &input.packages {
-        providers.insert(p.name.as_str(), p.name.as_str());
-        for pr in &p.provides {
-            providers.entry(pr.name.as_str()).or_insert(p.name.as_str());
-        }
-    }
-    for p in &input.packages {
-        let mut deps: Vec<&str> = p
-            .depends
-            .iter()
-            .filter(|d| !d.conflict)
-            .filter_map(|d| providers.get(d.name.as_str()).copied())
-            .filter(|n| *n != p.name.as_str())
-            .collect();
-        deps.sort_unstable();
-        deps.dedup();
+    for (p, deps) in input
+        .packages
+        .iter()
+        .zip(graph::dependencies(&input.packages))
+    {
         for d in deps {
             relationships.push(rel(&ids[p.name.as_str()], "DEPENDS_ON", &ids[d]));
         }
@@ -383,7 +347,7 @@ pub fn index_sbom(input: &IndexSbom) -> Document {
             source_info: Some("Generated at image build time by apko-rs"),
             repository: &input.repository,
             arch: None,
-            media_type: "application/vnd.oci.image.index.v1+json",
+            media_type: purl::INDEX,
         }
         .package(),
     ];
@@ -404,7 +368,7 @@ pub fn index_sbom(input: &IndexSbom) -> Document {
                 source_info: None,
                 repository: &input.repository,
                 arch: Some(arch),
-                media_type: "application/vnd.oci.image.manifest.v1+json",
+                media_type: purl::MANIFEST,
             }
             .package(),
         );

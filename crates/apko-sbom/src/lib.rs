@@ -1,16 +1,19 @@
-//! SPDX 2.3 software bills of materials for images built from APK packages.
+//! SPDX 2.3 and CycloneDX 1.6 software bills of materials for images built from APK packages.
 //!
 //! Pure functions: the caller gathers what was installed and serialises the returned
-//! [`spdx::Document`]. Unlike apko, which lists only packages that ship their own SPDX file,
-//! every installed package appears, with its purl, licence, checksum and dependencies; licences
-//! that are not valid SPDX expressions become `LicenseRef-` entries with their text, so the
-//! documents validate.
+//! [`spdx::Document`] or [`cyclonedx::Bom`]; both formats are built from the same inputs
+//! ([`ImageSbom`], [`IndexSbom`]). Unlike apko, which lists only packages that ship their own
+//! SPDX file, every installed package appears, with its purl, licence, checksum and
+//! dependencies; licences that are not valid SPDX expressions become `LicenseRef-` entries
+//! with their text (SPDX) or named licences (CycloneDX), so the documents validate. Nothing
+//! is random or read from the clock: a CycloneDX `serialNumber` is derived from the digest
+//! of what the BOM describes ([`serial_number`]).
 //!
 //! ```
-//! use apko_sbom::{ImageSbom, OsRelease, image_sbom};
+//! use apko_sbom::{ImageSbom, OsRelease, image_bom, image_sbom};
 //! let mut p = apko_apk::info::PackageInfo::new("busybox".parse().unwrap(), "1.36.1-r29".parse().unwrap());
 //! p.license = "GPL-2.0-only".into();
-//! let doc = image_sbom(&ImageSbom {
+//! let input = ImageSbom {
 //!     image_digest: "sha256:aaaa".into(),
 //!     layer_digests: vec!["sha256:bbbb".into()],
 //!     repository: "alpine".into(),
@@ -20,14 +23,24 @@
 //!     packages: vec![&p],
 //!     created: "1970-01-01T00:00:00Z".into(),
 //!     tool: "apko-rs 0.1.0".into(),
-//! });
+//! };
+//! let doc = image_sbom(&input);
 //! assert_eq!(doc.packages.last().unwrap().name, "busybox");
+//! let bom = image_bom(&input);
+//! assert_eq!(bom.components.last().unwrap().purl.as_deref(),
+//!            Some("pkg:apk/unknown/busybox@1.36.1-r29?arch=x86_64"));
 //! ```
 #![deny(missing_docs)]
 
+mod bom;
 mod build;
+pub mod cyclonedx;
+mod graph;
+mod purl;
 pub mod spdx;
+mod uuid;
 
+pub use bom::{image_bom, index_bom, serial_number};
 pub use build::{
     ImageSbom, IndexImage, IndexSbom, OsRelease, Vcs, image_sbom, index_sbom, sanitize_id,
 };

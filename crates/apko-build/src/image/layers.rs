@@ -7,7 +7,9 @@ use crate::rootfs::Rootfs;
 use crate::session::WorkDir;
 use apko_config::ImageConfig;
 use apko_fs::{LayerBlob, LayerOptions, LayerPart, NodeId, Owner, write_layer_part};
-use apko_oci::{Descriptor, Digest, MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_LAYER_ZSTD};
+use apko_oci::{
+    Descriptor, Digest, MEDIA_TYPE_LAYER_EROFS, MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_LAYER_ZSTD,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -127,6 +129,44 @@ fn groups(c: &ImageConfig, rootfs: &Rootfs) -> Vec<LayerGroup> {
         .collect()
 }
 
+/// apko's erofs layer: the raw EROFS image of the whole tree (media type
+/// `application/vnd.erofs`; its digest is its diff_id), dated at the build date.
+fn write_erofs_layer(rootfs: &Rootfs, work: &Arc<WorkDir>) -> Result<Layer, BuildError> {
+    let arch = rootfs.arch.apk_name();
+    let path = work.path().join(format!("layer-{arch}.erofs"));
+    let file = fs_err::File::create(&path).map_err(BuildError::io(path.display()))?;
+    let opts = apko_fs::erofs::ErofsOptions {
+        build_time: rootfs.build_date.max(0),
+        ..apko_fs::erofs::ErofsOptions::default()
+    };
+    let (stats, w) = apko_fs::erofs::write_erofs(
+        &rootfs.tree,
+        &opts,
+        std::io::BufWriter::with_capacity(1 << 20, file),
+    )
+    .map_err(|source| {
+        BuildError::Rootfs(crate::rootfs::RootfsError::Fs {
+            context: format!("writing the {arch} erofs layer"),
+            source,
+        })
+    })?;
+    std::io::Write::flush(&mut { w }).map_err(BuildError::io(path.display()))?;
+    Ok(Layer {
+        blob: LayerBlob {
+            digests: apko_fs::Digests {
+                compressed_sha256: stats.sha256,
+                compressed_size: stats.size,
+                uncompressed_sha256: stats.sha256,
+                uncompressed_size: stats.size,
+            },
+        },
+        packages: Vec::new(),
+        media_type: MEDIA_TYPE_LAYER_EROFS,
+        path,
+        _work: work.clone(),
+    })
+}
+
 /// Writes the layers of `rootfs` into `work`, bottom first.
 pub(crate) fn write_layers(
     rootfs: &Rootfs,
@@ -135,6 +175,9 @@ pub(crate) fn write_layers(
     work: &Arc<WorkDir>,
 ) -> Result<Vec<Layer>, BuildError> {
     let fs = &rootfs.tree;
+    if c.format == Some(apko_config::ImageFormat::Erofs) {
+        return Ok(vec![write_erofs_layer(rootfs, work)?]);
+    }
     let opts = LayerOptions {
         compression: settings.compression,
         compression_level: settings.level,

@@ -35,6 +35,8 @@ pub struct ArchImage {
     pub created: i64,
     /// The SPDX document, serialised.
     pub sbom: Option<Vec<u8>>,
+    /// The CycloneDX document, serialised.
+    pub cyclonedx: Option<Vec<u8>>,
 }
 
 /// Environment variables: the configured ones plus apko's defaults, as sorted `K=V`.
@@ -86,6 +88,12 @@ pub(crate) fn assemble(
         None => Vec::new(),
     };
     let (architecture, variant) = rootfs.arch.oci_platform();
+    // An erofs image says so in its config and platform (as apko writes it).
+    let os_features: Vec<String> = if c.format == Some(apko_config::ImageFormat::Erofs) {
+        vec!["erofs".to_owned()]
+    } else {
+        Vec::new()
+    };
     let config = OciConfig {
         architecture: architecture.to_owned(),
         author: "github.com/apko-rs/apko-rs".to_owned(),
@@ -127,7 +135,7 @@ pub(crate) fn assemble(
             }
         },
         variant: variant.map(str::to_owned),
-        os_features: Vec::new(),
+        os_features: os_features.clone(),
     };
     let config = Document::new(MEDIA_TYPE_CONFIG, to_go_json(&config));
     let manifest = Manifest {
@@ -141,7 +149,7 @@ pub(crate) fn assemble(
     manifest.descriptor.platform = Some(Platform {
         architecture: architecture.to_owned(),
         os: "linux".into(),
-        os_features: Vec::new(),
+        os_features,
         variant: variant.map(str::to_owned),
     });
     manifest.descriptor.artifact_type = Some(MEDIA_TYPE_CONFIG.into());
@@ -153,5 +161,6 @@ pub(crate) fn assemble(
         manifest,
         created: rootfs.build_date,
         sbom: None,
+        cyclonedx: None,
     })
 }

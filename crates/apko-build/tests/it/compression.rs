@@ -61,3 +61,47 @@ fn zstd_layers_hold_the_same_tar_and_do_not_depend_on_threads() {
         "application/vnd.oci.image.layer.v1.tar+zstd"
     );
 }
+
+#[test]
+fn erofs_images_have_one_raw_erofs_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = write_repo(
+        &dir.path().join("repo"),
+        &["x86_64"],
+        &[pkg("a", "1-r0")
+            .dir("usr", 0o755)
+            .dir("usr/bin", 0o755)
+            .file("usr/bin/a", 0o755, "A")],
+    );
+    let cfg = "contents:\n  repositories: [@REPO@]\n  keyring: [@KEY@]\n  packages: [a]\narchs: [x86_64]\nformat: erofs\n";
+    let out = build(request(dir.path(), cfg, &repo)).unwrap();
+    let img = &out.images[0];
+    assert_eq!(img.layers.len(), 1);
+    let d = img.layers[0].descriptor();
+    assert_eq!(d.media_type, "application/vnd.erofs");
+    assert_eq!(
+        d.digest,
+        img.layers[0].diff_id(),
+        "an erofs layer's digest is its diff_id"
+    );
+    let config: serde_json::Value = serde_json::from_slice(&img.config.bytes).unwrap();
+    assert_eq!(config["os.features"], serde_json::json!(["erofs"]));
+    let platform = img.manifest.descriptor.platform.as_ref().unwrap();
+    assert_eq!(platform.os_features, ["erofs"]);
+    let mut f = fs_err::File::open(img.layers[0].path()).unwrap();
+    let listing = apko_build::deps::apko_fs::erofs::list_erofs(&mut f).unwrap();
+    let paths: Vec<&str> = listing.entries.iter().map(|e| e.path.as_str()).collect();
+    assert!(
+        paths.contains(&"usr/bin/a") && paths.contains(&"usr/lib/apk/db/installed"),
+        "{paths:?}"
+    );
+    // With layering it is refused when the configuration is read, as in apko.
+    let layered = dir.path().join("layered.yaml");
+    fs_err::write(
+        &layered,
+        "contents:\n  packages: [a]\nformat: erofs\nlayering:\n  strategy: origin\n  budget: 2\n",
+    )
+    .unwrap();
+    let err = apko_build::deps::apko_config::load(&layered, &[]).unwrap_err();
+    assert!(err.to_string().contains("erofs"), "{err}");
+}

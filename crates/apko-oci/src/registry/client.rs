@@ -3,7 +3,8 @@
 use super::docker_config::IDENTITY_TOKEN_USER;
 use super::protocol::{Challenge, error_detail, resolve_location, token_of};
 use super::{
-    CredentialSource, Credentials, Registry, RegistryError, Repository, StaticCredentials,
+    BlobOutcome, CredentialSource, Credentials, Registry, RegistryError, Repository,
+    StaticCredentials,
 };
 use crate::digest::Digest;
 use crate::layout::Blob;
@@ -425,10 +426,14 @@ impl RegistryClient {
         repo: &Repository,
         digest: &Digest,
         blob: &Blob,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<BlobOutcome, RegistryError> {
         if self.has_blob(repo, digest)? {
-            return Ok(());
+            return Ok(BlobOutcome::Present);
         }
+        let size = match blob {
+            Blob::Bytes(b) => b.len() as u64,
+            Blob::File(p) => fs_err::metadata(p).map_or(0, |m| m.len()),
+        };
         let base = self.base(&repo.registry)?;
         let url = format!("{base}/v2/{}/blobs/uploads/", repo.name);
         let body = match blob {
@@ -479,7 +484,44 @@ impl RegistryClient {
                 continue;
             }
             let resp = Self::check("PUT", &put_url, outcome?, &[201, 204])?;
-            return Self::check_digest(&put_url, &resp, digest);
+            Self::check_digest(&put_url, &resp, digest)?;
+            return Ok(BlobOutcome::Uploaded(size));
+        }
+    }
+
+    /// Mounts `digest` into `repo` from `from` (`POST …/blobs/uploads/?mount=…&from=…`):
+    /// `true` when the registry answered `201 Created`; a registry that opens an upload
+    /// instead (`202`) does not mount, and the blob is pushed.
+    pub fn mount_blob(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        from: &Repository,
+    ) -> Result<bool, RegistryError> {
+        let base = self.base(&repo.registry)?;
+        let url = format!(
+            "{base}/v2/{}/blobs/uploads/?mount={digest}&from={}",
+            repo.name, from.name
+        );
+        let resp = self.send(
+            "POST",
+            repo,
+            &url,
+            &[("Content-Length", "0")],
+            &Body::Empty,
+            true,
+        )?;
+        match resp.status().as_u16() {
+            201 => Ok(true),
+            202 => {
+                // The registry opened an upload instead: close it.
+                if let Some(l) = resp.headers().get("location").and_then(|h| h.to_str().ok()) {
+                    let location = resolve_location(&url, l);
+                    let _ = self.send("DELETE", repo, &location, &[], &Body::Empty, true);
+                }
+                Ok(false)
+            }
+            _ => Self::check("POST", &url, resp, &[]).map(|_| false),
         }
     }
 
@@ -586,8 +628,21 @@ impl Registry for RegistryClient {
         repo: &Repository,
         digest: &Digest,
         blob: &Blob,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<BlobOutcome, RegistryError> {
         RegistryClient::push_blob(self, repo, digest, blob)
+    }
+
+    fn mount_blob(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        from: &Repository,
+    ) -> Result<bool, RegistryError> {
+        RegistryClient::mount_blob(self, repo, digest, from)
+    }
+
+    fn has_blob(&self, repo: &Repository, digest: &Digest) -> Result<bool, RegistryError> {
+        RegistryClient::has_blob(self, repo, digest)
     }
 
     fn push_manifest(

@@ -161,6 +161,52 @@ pub fn is_local_registry(registry: &str) -> bool {
         || host.ends_with(".local")
 }
 
+/// What pushing one blob came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobOutcome {
+    /// The registry had it (`HEAD`): nothing was sent.
+    Present,
+    /// Mounted from another repository of the same registry: nothing was sent.
+    Mounted,
+    /// Uploaded: this many bytes.
+    Uploaded(u64),
+}
+
+/// What a push sent, summed over blobs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PushStats {
+    /// Blobs uploaded.
+    pub uploaded: u64,
+    /// Bytes uploaded.
+    pub uploaded_bytes: u64,
+    /// Blobs the registry already had.
+    pub present: u64,
+    /// Blobs mounted from another repository.
+    pub mounted: u64,
+}
+
+impl PushStats {
+    /// Counts one blob.
+    pub fn add(&mut self, o: BlobOutcome) {
+        match o {
+            BlobOutcome::Present => self.present += 1,
+            BlobOutcome::Mounted => self.mounted += 1,
+            BlobOutcome::Uploaded(n) => {
+                self.uploaded += 1;
+                self.uploaded_bytes += n;
+            }
+        }
+    }
+
+    /// Both counts together.
+    pub fn merge(&mut self, o: PushStats) {
+        self.uploaded += o.uploaded;
+        self.uploaded_bytes += o.uploaded_bytes;
+        self.present += o.present;
+        self.mounted += o.mounted;
+    }
+}
+
 /// What publishing needs from a registry: the seam between built images and the wire
 /// ([`RegistryClient`] speaks the distribution protocol; an embedder may bring its own, or a
 /// test double).
@@ -171,7 +217,23 @@ pub trait Registry: Sync {
         repo: &Repository,
         digest: &Digest,
         blob: &Blob,
-    ) -> Result<(), RegistryError>;
+    ) -> Result<BlobOutcome, RegistryError>;
+
+    /// Whether the registry has blob `digest` in `repo` (default: unknown, `false`).
+    fn has_blob(&self, _repo: &Repository, _digest: &Digest) -> Result<bool, RegistryError> {
+        Ok(false)
+    }
+
+    /// Mounts blob `digest` into `repo` from `from` (same registry) without uploading it;
+    /// `Ok(false)` when the registry does not (then the blob is pushed).
+    fn mount_blob(
+        &self,
+        _repo: &Repository,
+        _digest: &Digest,
+        _from: &Repository,
+    ) -> Result<bool, RegistryError> {
+        Ok(false)
+    }
 
     /// Puts a manifest or index under `reference` (a tag or its digest); returns its digest.
     fn push_manifest(
@@ -182,21 +244,49 @@ pub trait Registry: Sync {
         bytes: &[u8],
     ) -> Result<Digest, RegistryError>;
 
-    /// Pushes one image to `repo`: its layers and config, then its manifest by digest.
-    fn push_image(&self, repo: &Repository, image: &ImageBlobs) -> Result<Digest, RegistryError> {
-        for l in &image.layers {
-            self.push_blob(repo, &l.descriptor.digest, &l.blob)?;
+    /// Pushes one image to `repo`: its layers and config — each only when the registry
+    /// lacks it in `repo` (`HEAD`), mounted from one of `mount_from` (other repositories of the
+    /// same registry) when one has it, uploaded otherwise — then its manifest by digest.
+    fn push_image(
+        &self,
+        repo: &Repository,
+        image: &ImageBlobs,
+        mount_from: &[Repository],
+    ) -> Result<(Digest, PushStats), RegistryError> {
+        let mut stats = PushStats::default();
+        let config = Blob::Bytes(image.config.bytes.clone());
+        let blobs = image
+            .layers
+            .iter()
+            .map(|l| (&l.descriptor.digest, &l.blob))
+            .chain([(&image.config.descriptor.digest, &config)]);
+        for (digest, blob) in blobs {
+            if self.has_blob(repo, digest)? {
+                stats.add(BlobOutcome::Present);
+                continue;
+            }
+            let mut mounted = false;
+            for from in mount_from
+                .iter()
+                .filter(|f| f.registry == repo.registry && *f != repo)
+            {
+                if self.mount_blob(repo, digest, from)? {
+                    mounted = true;
+                    break;
+                }
+            }
+            stats.add(if mounted {
+                BlobOutcome::Mounted
+            } else {
+                self.push_blob(repo, digest, blob)?
+            });
         }
-        self.push_blob(
-            repo,
-            &image.config.descriptor.digest,
-            &Blob::Bytes(image.config.bytes.clone()),
-        )?;
-        self.push_manifest(
+        let digest = self.push_manifest(
             repo,
             &image.manifest.descriptor.digest.to_string(),
             &image.manifest.descriptor.media_type,
             &image.manifest.bytes,
-        )
+        )?;
+        Ok((digest, stats))
     }
 }

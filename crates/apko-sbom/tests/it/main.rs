@@ -1,0 +1,4 @@
+//! apko-sbom's integration tests.
+
+mod cyclonedx;
+mod support;
