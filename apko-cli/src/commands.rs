@@ -49,9 +49,9 @@ pub(crate) fn run(mut cli: Cli) -> Result<(), CliError> {
                 .collect::<Result<Vec<_>, _>>()?;
             let req = image_request(&config, &tags[0].to_string(), &image, &common)?;
             if local {
-                return publish_local(req, &tags);
+                return crate::publish::publish_local(req, &tags);
             }
-            publish(
+            crate::publish::publish(
                 req,
                 &tags,
                 image.sbom_path.as_deref(),
@@ -300,47 +300,8 @@ fn lock(
     Ok(())
 }
 
-fn publish(
-    mut req: BuildRequest,
-    tags: &[Reference],
-    sbom_path: Option<&Path>,
-    image_refs: Option<&Path>,
-    insecure: &[String],
-) -> Result<(), CliError> {
-    let jobs = req.jobs;
-    let sbom = req.sbom;
-    let user_agent = req.user_agent.clone();
-    let work = work_dir(&mut req)?;
-    let out = Builder::new(req).with_reporter(reporter()).build()?;
-    log_timings(&out);
-    let client = apko_build::deps::apko_oci::registry::RegistryClient::new(&user_agent)
-        .with_credentials(crate::creds::DockerCredentials::load())
-        .with_insecure(insecure);
-    let published = out.publish(&client, tags, jobs)?;
-    let s = published.stats;
-    crate::render::notice(&format!(
-        "pushed {} blobs ({} bytes); {} already in the registry, {} mounted from another repository",
-        s.uploaded, s.uploaded_bytes, s.present, s.mounted
-    ));
-    if sbom && let Some(dir) = sbom_path {
-        out.write_sboms(dir)?;
-    }
-    if let Some(path) = image_refs {
-        let mut text = String::new();
-        for r in published.images.iter().chain([&published.index]) {
-            text.push_str(r);
-            text.push('\n');
-        }
-        write_atomically(path, text.as_bytes())?;
-    }
-    println!("{}", published.index);
-    drop(out);
-    finish_work_dir(work);
-    Ok(())
-}
-
 /// `--build-arch`, else this machine's architecture.
-fn build_arch_or_host(build_arch: Option<&str>) -> Result<Arch, CliError> {
+pub(crate) fn build_arch_or_host(build_arch: Option<&str>) -> Result<Arch, CliError> {
     match build_arch {
         Some(a) => a
             .parse::<Arch>()
@@ -354,49 +315,8 @@ fn build_arch_or_host(build_arch: Option<&str>) -> Result<Arch, CliError> {
     }
 }
 
-/// `publish --local`: build, then load the image of `GOARCH` (else this machine's
-/// architecture) into the engine on `DOCKER_HOST`, named by every tag; prints the first tag.
-fn publish_local(mut req: BuildRequest, tags: &[Reference]) -> Result<(), CliError> {
-    use apko_build::deps::apko_oci::engine::Engine;
-    let arch = match std::env::var("GOARCH").ok().filter(|a| !a.is_empty()) {
-        Some(a) => a.parse::<Arch>().map_err(|e| {
-            CliError::usage(
-                format!("GOARCH `{a}`: {e}"),
-                Some("use a Go architecture name: amd64, arm64, arm, 386, ppc64le, riscv64, s390x"),
-            )
-        })?,
-        None => build_arch_or_host(None)?,
-    };
-    let host = std::env::var("DOCKER_HOST").ok();
-    let engine = Engine::from_docker_host(host.as_deref()).map_err(|e| {
-        CliError::usage(
-            e.to_string(),
-            Some("set DOCKER_HOST=unix:///path/to/engine.sock"),
-        )
-    })?;
-    // Refused before building when the engine is not there.
-    engine
-        .ping()
-        .map_err(|e| CliError::from(apko_build::BuildError::Engine(e)))?;
-    let work = work_dir(&mut req)?;
-    let work_path = req
-        .work_dir
-        .clone()
-        .unwrap_or_else(|| work.path().to_owned());
-    let out = Builder::new(req).with_reporter(reporter()).build()?;
-    log_timings(&out);
-    let said = out.load_local(&engine, tags, arch, &work_path)?;
-    if !said.is_empty() {
-        tracing::info!("{said}");
-    }
-    println!("{}", tags[0]);
-    drop(out);
-    finish_work_dir(work);
-    Ok(())
-}
-
 /// Writes a small output file atomically (temporary file, rename), as every output is.
-fn write_atomically(path: &Path, data: &[u8]) -> Result<(), CliError> {
+pub(crate) fn write_atomically(path: &Path, data: &[u8]) -> Result<(), CliError> {
     apko_build::deps::apko_oci::write_atomically(path, |mut f| {
         std::io::Write::write_all(&mut f, data).map_err(|source| {
             apko_build::deps::apko_oci::OutputError::Io {
@@ -408,7 +328,7 @@ fn write_atomically(path: &Path, data: &[u8]) -> Result<(), CliError> {
     .map_err(|e| CliError::Build(e.into()))
 }
 
-fn log_timings(out: &apko_build::BuildOutput) {
+pub(crate) fn log_timings(out: &apko_build::BuildOutput) {
     for t in &out.timings {
         let sep = if t.arch.is_empty() { "" } else { " " };
         let note = if t.phase == apko_build::Phase::Fetch {
@@ -425,7 +345,7 @@ fn log_timings(out: &apko_build::BuildOutput) {
     }
 }
 
-fn reporter() -> Arc<dyn Reporter> {
+pub(crate) fn reporter() -> Arc<dyn Reporter> {
     if std::io::stderr().is_terminal() {
         Arc::new(Bars::new())
     } else {
@@ -628,7 +548,7 @@ fn build(mut req: BuildRequest, output: &Path, sbom_path: Option<&Path>) -> Resu
 
 /// The build's work directory, made here (not by the library) so that an interrupted
 /// command can remove it.
-fn work_dir(req: &mut BuildRequest) -> Result<tempfile::TempDir, CliError> {
+pub(crate) fn work_dir(req: &mut BuildRequest) -> Result<tempfile::TempDir, CliError> {
     let work = tempfile::Builder::new()
         .prefix("apko-build-")
         .tempdir()
@@ -638,7 +558,7 @@ fn work_dir(req: &mut BuildRequest) -> Result<tempfile::TempDir, CliError> {
     Ok(work)
 }
 
-fn finish_work_dir(work: tempfile::TempDir) {
+pub(crate) fn finish_work_dir(work: tempfile::TempDir) {
     let path = work.path().to_owned();
     drop(work);
     cleanup::forget_dir(&path);

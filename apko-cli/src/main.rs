@@ -17,6 +17,7 @@ mod dot;
 mod login;
 mod loglevel;
 mod progress;
+mod publish;
 mod render;
 mod show;
 mod slices;
