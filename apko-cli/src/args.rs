@@ -180,6 +180,22 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write the SBOMs of an existing image (an OCI layout directory, an OCI archive or a docker
+    /// tarball) from the installed database in its layers: `sbom-<arch>.spdx.json` (and
+    /// `.cdx.json` with `--sbom-formats cyclonedx`).
+    Sbom {
+        /// The image.
+        image: PathBuf,
+        /// Where to write the SBOMs (default: the current directory).
+        #[arg(long)]
+        sbom_path: Option<PathBuf>,
+        /// SBOM formats: `spdx`, `cyclonedx` (comma-separated).
+        #[arg(long, default_value = "spdx")]
+        sbom_formats: Vec<String>,
+        /// The image reference the SBOMs name (for package URLs).
+        #[arg(long, default_value = "apko.local/image:latest")]
+        reference: String,
+    },
     /// EROFS images: `apko erofs ls IMAGE` lists an erofs layer (ours, apko's or mkfs.erofs's).
     Erofs {
         #[command(subcommand)]
@@ -220,6 +236,7 @@ impl Command {
             | Command::Login { .. }
             | Command::Version { .. }
             | Command::Erofs { .. }
+            | Command::Sbom { .. }
             | Command::Completion { .. } => None,
         }
     }

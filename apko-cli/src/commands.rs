@@ -170,6 +170,37 @@ pub(crate) fn run(mut cli: Cli) -> Result<(), CliError> {
             print!("{yaml}");
             Ok(())
         }
+        Command::Sbom {
+            image,
+            sbom_path,
+            sbom_formats,
+            reference,
+        } => {
+            let formats = crate::slices::split("--sbom-formats", &sbom_formats)?
+                .iter()
+                .map(|f| f.parse::<apko_build::SbomFormat>())
+                .collect::<Result<std::collections::BTreeSet<_>, _>>()
+                .map_err(|e| {
+                    CliError::usage(e.to_string(), Some("use `spdx`, `cyclonedx` or both"))
+                })?;
+            let reference = parse_reference(&reference)?;
+            let dir = sbom_path.unwrap_or_else(|| PathBuf::from("."));
+            let work = tempfile::Builder::new()
+                .prefix("apko-sbom-")
+                .tempdir()
+                .map_err(|e| {
+                    CliError::usage(format!("cannot create a temporary directory: {e}"), None)
+                })?;
+            cleanup::dir(work.path());
+            let files = apko_build::image_sboms(&image, &reference, &formats, work.path())?;
+            for (name, bytes) in files {
+                let path = dir.join(&name);
+                write_atomically(&path, &bytes)?;
+                println!("{}", path.display());
+            }
+            finish_work_dir(work);
+            Ok(())
+        }
         Command::Erofs {
             command: crate::args::ErofsCommand::Ls { image },
         } => {

@@ -473,3 +473,93 @@ fn the_cache_is_in_apkos_layout() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(server.requests().len(), before);
 }
+
+#[test]
+fn sbom_writes_the_sboms_of_an_existing_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = common::root().join("examples/hello/apko.yaml");
+    let cfg = cfg.to_str().unwrap();
+    fs_err::create_dir(dir.path().join("layout")).unwrap();
+    for out in ["layout", "hello.tar"] {
+        let o = apko(
+            &[
+                "build",
+                cfg,
+                "example.test/hello:1",
+                out,
+                "--sbom-formats",
+                "spdx,cyclonedx",
+            ],
+            dir.path(),
+            &[("SOURCE_DATE_EPOCH", "0")],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let packages = |path: &Path| -> Vec<String> {
+        let doc: serde_json::Value = serde_json::from_slice(&fs_err::read(path).unwrap()).unwrap();
+        let mut v: Vec<String> = doc["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| {
+                p["SPDXID"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("SPDXRef-Package-")
+            })
+            .map(|p| {
+                format!(
+                    "{} {}",
+                    p["name"].as_str().unwrap(),
+                    p["versionInfo"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    for (image, out) in [("layout", "from-layout"), ("hello.tar", "from-tarball")] {
+        fs_err::create_dir(dir.path().join(out)).unwrap();
+        let o = apko(
+            &[
+                "sbom",
+                image,
+                "--sbom-path",
+                out,
+                "--sbom-formats",
+                "spdx,cyclonedx",
+                "--reference",
+                "example.test/hello:1",
+            ],
+            dir.path(),
+            &[],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        for arch in ["x86_64", "aarch64"] {
+            let ours = dir.path().join(out).join(format!("sbom-{arch}.spdx.json"));
+            let built = dir
+                .path()
+                .join("layout")
+                .join(format!("sbom-{arch}.spdx.json"));
+            assert_eq!(packages(&ours), packages(&built), "{image} {arch}");
+            assert!(
+                packages(&ours).iter().any(|p| p.starts_with("hello ")),
+                "{:?}",
+                packages(&ours)
+            );
+            // The document describes the same image (same manifest digest in its name).
+            let a: serde_json::Value =
+                serde_json::from_slice(&fs_err::read(&ours).unwrap()).unwrap();
+            let b: serde_json::Value =
+                serde_json::from_slice(&fs_err::read(&built).unwrap()).unwrap();
+            assert_eq!(a["name"], b["name"], "{image} {arch}");
+            let cdx = dir.path().join(out).join(format!("sbom-{arch}.cdx.json"));
+            let bom: serde_json::Value =
+                serde_json::from_slice(&fs_err::read(&cdx).unwrap()).unwrap();
+            assert_eq!(bom["specVersion"], "1.6");
+        }
+    }
+    let o = apko(&["sbom", "nowhere"], dir.path(), &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("nowhere"), "{}", stderr(&o));
+}

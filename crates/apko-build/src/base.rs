@@ -30,6 +30,10 @@ pub(crate) struct BaseImage {
     pub(crate) run: RunConfig,
     /// Its installed database.
     pub(crate) db: InstalledDb,
+    /// The digest of its manifest.
+    pub(crate) manifest_digest: Digest,
+    /// Its config's `created`.
+    pub(crate) created: String,
 }
 
 /// A layer of the base image.
@@ -156,11 +160,11 @@ pub(crate) fn load(
         if config["architecture"].as_str() == Some(want_arch)
             && (want_variant.is_none() || variant == want_variant)
         {
-            found = Some((manifest, config));
+            found = Some((digest_of(d, layout)?, manifest, config));
             break;
         }
     }
-    let (manifest, config) = found.ok_or_else(|| {
+    let (manifest_digest, manifest, config) = found.ok_or_else(|| {
         bad(
             layout,
             format!("the base image has no {} image", arch.oci_name()),
@@ -262,6 +266,8 @@ pub(crate) fn load(
         .map_err(|e| bad(&db_source, e.to_string()))?;
     Ok(BaseImage {
         source: layout.to_owned(),
+        created: config["created"].as_str().unwrap_or_default().to_owned(),
+        manifest_digest,
         layers,
         history,
         run,
@@ -271,6 +277,25 @@ pub(crate) fn load(
 
 /// The installed database of the topmost layer that has one.
 fn installed_from_layers(layout: &Path, layers: &[BaseLayer]) -> Result<Vec<u8>, BuildError> {
+    file_from_layers(
+        layout,
+        layers,
+        &["usr/lib/apk/db/installed", "lib/apk/db/installed"],
+    )?
+    .ok_or_else(|| {
+        bad(
+            layout,
+            "the base image has no installed database; name it with `baseimage.apkindex`",
+        )
+    })
+}
+
+/// The content of the first of `paths` found in the topmost layer that has one of them.
+pub(crate) fn file_from_layers(
+    layout: &Path,
+    layers: &[BaseLayer],
+    paths: &[&str],
+) -> Result<Option<Vec<u8>>, BuildError> {
     use apko_apk::tar::TarReader;
     let mut found = None;
     for l in layers {
@@ -283,8 +308,7 @@ fn installed_from_layers(layout: &Path, layers: &[BaseLayer]) -> Result<Vec<u8>,
             .map_err(|e| bad(layout, format!("layer {}: {e}", l.descriptor.digest)))?
         {
             let p = h.path.trim_start_matches("./").trim_end_matches('/');
-            if matches!(p, "usr/lib/apk/db/installed" | "lib/apk/db/installed") && h.size <= MAX_DB
-            {
+            if paths.contains(&p) && h.size <= MAX_DB {
                 let mut data = Vec::with_capacity(usize::try_from(h.size).unwrap_or(0));
                 (&mut tar)
                     .take(h.size)
@@ -294,12 +318,85 @@ fn installed_from_layers(layout: &Path, layers: &[BaseLayer]) -> Result<Vec<u8>,
             }
         }
     }
-    found.ok_or_else(|| {
-        bad(
+    Ok(found)
+}
+
+/// The SHA-256 digest of a file, streamed.
+fn digest_file(p: &Path) -> std::io::Result<Digest> {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    let mut f = fs_err::File::open(p)?;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(Digest::from_sha256(h.finalize().into()))
+}
+
+/// The architectures of the images of the layout at `layout`.
+pub(crate) fn archs(layout: &Path) -> Result<Vec<Arch>, BuildError> {
+    if !layout.join("index.json").is_file() {
+        return Err(bad(layout, "not an OCI image layout (no index.json)"));
+    }
+    let mut index = json(
+        &read_bounded(&layout.join("index.json"), MAX_DOCUMENT, layout)?,
+        layout,
+        "index.json",
+    )?;
+    for _ in 0..8 {
+        let nested = index["manifests"]
+            .as_array()
+            .and_then(|m| {
+                m.iter()
+                    .find(|d| d["mediaType"].as_str() == Some(apko_oci::MEDIA_TYPE_INDEX))
+            })
+            .cloned();
+        match nested {
+            Some(d) => {
+                index = json(
+                    &blob(layout, &digest_of(&d, layout)?, MAX_DOCUMENT)?,
+                    layout,
+                    "the image index",
+                )?;
+            }
+            None => break,
+        }
+    }
+    let mut out = Vec::new();
+    for d in index["manifests"].as_array().into_iter().flatten() {
+        let manifest = json(
+            &blob(layout, &digest_of(d, layout)?, MAX_DOCUMENT)?,
             layout,
-            "the base image has no installed database; name it with `baseimage.apkindex`",
-        )
-    })
+            "a manifest",
+        )?;
+        let config = json(
+            &blob(
+                layout,
+                &digest_of(&manifest["config"], layout)?,
+                MAX_DOCUMENT,
+            )?,
+            layout,
+            "an image config",
+        )?;
+        let name = match (config["architecture"].as_str(), config["variant"].as_str()) {
+            (Some("arm"), Some(v)) => format!("arm/{v}"),
+            (Some(a), _) => a.to_owned(),
+            (None, _) => continue,
+        };
+        if let Ok(a) = name.parse::<Arch>()
+            && !out.contains(&a)
+        {
+            out.push(a);
+        }
+    }
+    if out.is_empty() {
+        return Err(bad(layout, "no image of an architecture apko knows"));
+    }
+    Ok(out)
 }
 
 impl BaseImage {
@@ -392,6 +489,46 @@ pub(crate) fn unpack_tarball(tarball: &Path, work: &Path) -> Result<PathBuf, Bui
             fs_err::rename(p, &dest).map_err(|e| bad(tarball, e.to_string()))?;
         }
         return Ok(layout);
+    }
+    // apko's (and our) docker tarball also holds the manifests (`sha256:<hex>`) and the index
+    // (`index.json`): when every blob the index names is there, it is the image as built.
+    let mut have = std::collections::BTreeSet::new();
+    for (n, p) in &names {
+        let hex = n
+            .strip_prefix("sha256:")
+            .or_else(|| n.strip_suffix(".tar.gz"))
+            .unwrap_or(n);
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
+        let Ok(d) = format!("sha256:{hex}").parse::<Digest>() else {
+            continue;
+        };
+        if digest_file(p).is_ok_and(|got| got == d) {
+            fs_err::copy(p, blob_path(&layout, &d)?).map_err(|e| bad(tarball, e.to_string()))?;
+            have.insert(d);
+        }
+    }
+    if let Some(index_path) = names.get("index.json") {
+        let index = json(
+            &read_bounded(index_path, MAX_DOCUMENT, tarball)?,
+            tarball,
+            "index.json",
+        )?;
+        let complete = index["manifests"].as_array().is_some_and(|ms| {
+            !ms.is_empty()
+                && ms.iter().all(|m| {
+                    m["digest"]
+                        .as_str()
+                        .and_then(|d| d.parse::<Digest>().ok())
+                        .is_some_and(|d| have.contains(&d))
+                })
+        });
+        if complete {
+            fs_err::copy(index_path, layout.join("index.json"))
+                .map_err(|e| bad(tarball, e.to_string()))?;
+            return Ok(layout);
+        }
     }
     // `manifest.json`: [{Config, RepoTags, Layers}].
     let manifest = json(

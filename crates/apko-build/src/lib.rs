@@ -32,6 +32,7 @@ mod builder;
 mod error;
 mod fetch;
 mod image;
+mod inspect;
 mod lock;
 mod output;
 mod plan;
@@ -43,6 +44,7 @@ mod sbom;
 mod session;
 mod vcs;
 
+pub use inspect::image_sboms;
 pub use builder::{ArchResolution, Builder, ResolvedPackage};
 pub use error::{BuildError, Mismatch};
 pub use image::{ArchImage, Layer};
