@@ -78,45 +78,13 @@ pub(crate) fn run(mut cli: Cli) -> Result<(), CliError> {
             build_arch,
             common,
             sbom_path: _,
-        } => {
-            let arch = match build_arch {
-                Some(a) => a
-                    .parse::<Arch>()
-                    .map_err(|e| CliError::usage(e.to_string(), None))?,
-                None => Arch::host().ok_or_else(|| {
-                    CliError::usage(
-                        "this machine's architecture is not one apko knows",
-                        Some("pass --build-arch"),
-                    )
-                })?,
-            };
-            let mut req = request(&config, "apko.local/minirootfs:latest", &common)?;
-            let work = work_dir(&mut req)?;
-            cleanup::output(&output);
-            Builder::new(req)
-                .with_reporter(reporter())
-                .build_minirootfs(arch, &output)?;
-            cleanup::commit();
-            finish_work_dir(work);
-            Ok(())
-        }
+        } => rootfs_archive(&config, &output, build_arch.as_deref(), &common, false),
         Command::BuildCpio {
             config,
             output,
             build_arch,
             common,
-        } => {
-            let arch = build_arch_or_host(build_arch.as_deref())?;
-            let mut req = request(&config, "apko.local/cpio:latest", &common)?;
-            let work = work_dir(&mut req)?;
-            cleanup::output(&output);
-            Builder::new(req)
-                .with_reporter(reporter())
-                .build_cpio(arch, &output)?;
-            cleanup::commit();
-            finish_work_dir(work);
-            Ok(())
-        }
+        } => rootfs_archive(&config, &output, build_arch.as_deref(), &common, true),
         Command::ShowPackages {
             config,
             format,
@@ -328,6 +296,34 @@ fn lock(
     if std::io::stderr().is_terminal() {
         eprintln!("wrote {}", output.display());
     }
+    Ok(())
+}
+
+/// `build-minirootfs` (a tar) and `build-cpio` (a newc archive): one architecture's tree.
+fn rootfs_archive(
+    config: &Path,
+    output: &Path,
+    build_arch: Option<&str>,
+    common: &Common,
+    cpio: bool,
+) -> Result<(), CliError> {
+    let arch = build_arch_or_host(build_arch)?;
+    let tag = if cpio {
+        "apko.local/cpio:latest"
+    } else {
+        "apko.local/minirootfs:latest"
+    };
+    let mut req = request(config, tag, common)?;
+    let work = work_dir(&mut req)?;
+    cleanup::output(output);
+    let builder = Builder::new(req).with_reporter(reporter());
+    if cpio {
+        builder.build_cpio(arch, output)?;
+    } else {
+        builder.build_minirootfs(arch, output)?;
+    }
+    cleanup::commit();
+    finish_work_dir(work);
     Ok(())
 }
 

@@ -106,14 +106,9 @@ fn digest_of(v: &serde_json::Value, layout: &Path) -> Result<Digest, BuildError>
         .ok_or_else(|| bad(layout, "a descriptor without a valid digest"))
 }
 
-/// Reads the image of `arch` from the OCI layout `layout`, and its installed database from
-/// `apkindex/<apk arch>/APKINDEX` (or, when `apkindex` is `None`, from the image's own
-/// `usr/lib/apk/db/installed` or `lib/apk/db/installed`).
-pub(crate) fn load(
-    layout: &Path,
-    apkindex: Option<&Path>,
-    arch: Arch,
-) -> Result<BaseImage, BuildError> {
+/// The image index of the layout at `layout`: its `index.json`, or the index it points at
+/// (nested once or more).
+fn image_index(layout: &Path) -> Result<serde_json::Value, BuildError> {
     if !layout.join("index.json").is_file() {
         return Err(bad(layout, "not an OCI image layout (no index.json)"));
     }
@@ -142,6 +137,18 @@ pub(crate) fn load(
             None => break,
         }
     }
+    Ok(index)
+}
+
+/// Reads the image of `arch` from the OCI layout `layout`, and its installed database from
+/// `apkindex/<apk arch>/APKINDEX` (or, when `apkindex` is `None`, from the image's own
+/// `usr/lib/apk/db/installed` or `lib/apk/db/installed`).
+pub(crate) fn load(
+    layout: &Path,
+    apkindex: Option<&Path>,
+    arch: Arch,
+) -> Result<BaseImage, BuildError> {
+    let index = image_index(layout)?;
     let (want_arch, want_variant) = arch.oci_platform();
     let mut found = None;
     for d in index["manifests"].as_array().into_iter().flatten() {
@@ -339,33 +346,7 @@ fn digest_file(p: &Path) -> std::io::Result<Digest> {
 
 /// The architectures of the images of the layout at `layout`.
 pub(crate) fn archs(layout: &Path) -> Result<Vec<Arch>, BuildError> {
-    if !layout.join("index.json").is_file() {
-        return Err(bad(layout, "not an OCI image layout (no index.json)"));
-    }
-    let mut index = json(
-        &read_bounded(&layout.join("index.json"), MAX_DOCUMENT, layout)?,
-        layout,
-        "index.json",
-    )?;
-    for _ in 0..8 {
-        let nested = index["manifests"]
-            .as_array()
-            .and_then(|m| {
-                m.iter()
-                    .find(|d| d["mediaType"].as_str() == Some(apko_oci::MEDIA_TYPE_INDEX))
-            })
-            .cloned();
-        match nested {
-            Some(d) => {
-                index = json(
-                    &blob(layout, &digest_of(&d, layout)?, MAX_DOCUMENT)?,
-                    layout,
-                    "the image index",
-                )?;
-            }
-            None => break,
-        }
-    }
+    let index = image_index(layout)?;
     let mut out = Vec::new();
     for d in index["manifests"].as_array().into_iter().flatten() {
         let manifest = json(
