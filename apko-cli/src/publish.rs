@@ -33,6 +33,10 @@ pub(crate) fn publish(
         "pushed {} blobs ({} bytes); {} already in the registry, {} mounted from another repository",
         s.uploaded, s.uploaded_bytes, s.present, s.mounted
     ));
+    if sbom {
+        let n = out.attach_sboms(&client, tags)?;
+        crate::render::notice(&format!("attached {n} SBOMs as OCI referrers"));
+    }
     if sbom && let Some(dir) = sbom_path {
         out.write_sboms(dir)?;
     }

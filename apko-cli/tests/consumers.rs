@@ -940,6 +940,54 @@ fn publish_to_a_real_registry() {
             "{tag}: the index byte for byte"
         );
     }
+    // The SBOMs are attached to each image and to the index as OCI referrers; this registry
+    // has no referrers API, so the referrers tag `sha256-<hex>` lists them.
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(said.contains("attached 3 SBOMs as OCI referrers"), "{said}");
+    for (arch, digest) in b.manifests() {
+        let tag = format!("{}/test/hello:{}", reg.host, digest.replacen(':', "-", 1));
+        let raw = run(
+            "skopeo",
+            &[
+                "inspect",
+                "--tls-verify=false",
+                "--raw",
+                &format!("docker://{tag}"),
+            ],
+            &work,
+        );
+        let referrers: serde_json::Value = serde_json::from_str(&raw).unwrap();
+        let entry = &referrers["manifests"][0];
+        assert_eq!(
+            entry["artifactType"], "application/spdx+json",
+            "{arch}: {raw}"
+        );
+        let artifact = run(
+            "skopeo",
+            &[
+                "inspect",
+                "--tls-verify=false",
+                "--raw",
+                &format!(
+                    "docker://{}/test/hello@{}",
+                    reg.host,
+                    entry["digest"].as_str().unwrap()
+                ),
+            ],
+            &work,
+        );
+        let artifact: serde_json::Value = serde_json::from_str(&artifact).unwrap();
+        assert_eq!(artifact["subject"]["digest"], digest.as_str(), "{arch}");
+        // The attached document is the SBOM of that image, byte for byte.
+        let layer = artifact["layers"][0]["digest"].as_str().unwrap();
+        let blob = http_get(&reg.host, &format!("/v2/test/hello/blobs/{layer}"));
+        let apk_arch = if arch == "amd64" { "x86_64" } else { "aarch64" };
+        assert_eq!(
+            blob,
+            fs_err::read(b.layout().join(format!("sbom-{apk_arch}.spdx.json"))).unwrap(),
+            "{arch}"
+        );
+    }
     // Everything went up once: two images' layers, configs.
     let said = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -1079,4 +1127,32 @@ fn layered_image_unpacks_and_runs() {
         &["copy", "oci:layout:amd64", "oci:copied:amd64"],
         &work,
     );
+}
+
+/// The body of `GET path` on the plain-http registry at `host` (a blob, byte for byte).
+fn http_get(host: &str, path: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).unwrap();
+    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&resp[..split]);
+    if head.contains(" 307 ") || head.contains(" 302 ") {
+        let location = head
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("Location: ")
+                    .or_else(|| l.strip_prefix("location: "))
+            })
+            .unwrap()
+            .trim();
+        let path = location.split_once(host).map_or(location, |(_, p)| p);
+        return http_get(host, path);
+    }
+    assert!(
+        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+        "{head}"
+    );
+    resp[split + 4..].to_vec()
 }

@@ -219,6 +219,75 @@ impl BuildOutput {
         })
     }
 
+    /// Attaches the SBOMs to what was published, as OCI 1.1 referrers (artifact manifests
+    /// whose `subject` is the image, or the index, in every repository of `tags`; the referrers
+    /// tag schema where the registry lacks the API). Returns how many were attached.
+    pub fn attach_sboms(
+        &self,
+        registry: &dyn apko_oci::registry::Registry,
+        tags: &[Reference],
+    ) -> Result<usize, BuildError> {
+        use apko_oci::registry::Repository;
+        use apko_oci::registry::referrers::{Artifact, attach};
+        let mut repos: Vec<Repository> = tags
+            .iter()
+            .map(|r| Repository {
+                registry: r.registry.clone(),
+                name: r.repository.clone(),
+            })
+            .collect();
+        repos.sort();
+        repos.dedup();
+        let created = self.images.iter().map(|i| i.created).max().unwrap_or(0);
+        let mut subjects: Vec<(apko_oci::Descriptor, String, i64, [Option<&Vec<u8>>; 2])> = self
+            .images
+            .iter()
+            .map(|i| {
+                let mut d = i.manifest.descriptor.clone();
+                d.platform = None;
+                d.artifact_type = None;
+                let docs = [i.sbom.as_ref(), i.cyclonedx.as_ref()];
+                (d, i.arch.apk_name().to_owned(), i.created, docs)
+            })
+            .collect();
+        subjects.push((
+            apko_oci::Descriptor::of(MEDIA_TYPE_INDEX, &self.index_json),
+            "index".to_owned(),
+            created,
+            [self.index_sbom.as_ref(), self.index_cyclonedx.as_ref()],
+        ));
+        let kinds = [
+            ("application/spdx+json", "spdx.json"),
+            ("application/vnd.cyclonedx+json", "cdx.json"),
+        ];
+        let mut n = 0;
+        for repo in &repos {
+            for (subject, name, created, docs) in &subjects {
+                let annotations = std::collections::BTreeMap::from([(
+                    "org.opencontainers.image.created".to_owned(),
+                    rfc3339(*created),
+                )]);
+                for (doc, (artifact_type, ext)) in docs.iter().zip(kinds) {
+                    let Some(bytes) = doc else { continue };
+                    let title = format!("sbom-{name}.{ext}");
+                    let a = Artifact {
+                        artifact_type,
+                        bytes,
+                        title: &title,
+                    };
+                    attach(registry, repo, subject, &a, &annotations).map_err(|source| {
+                        BuildError::Publish {
+                            target: repo.to_string(),
+                            source,
+                        }
+                    })?;
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+
     /// Writes the SBOMs that were made into `dir`: `sbom-<arch>.spdx.json` for every image
     /// and `sbom-index.spdx.json` (SPDX), `sbom-<arch>.cdx.json` and `sbom-index.cdx.json`
     /// (CycloneDX); returns the files written.

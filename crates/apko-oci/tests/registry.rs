@@ -29,6 +29,8 @@ struct State {
     upload_auth: Vec<Option<String>>,
     /// Answer blob uploads with a wrong `Docker-Content-Digest` (a proxy that alters bytes).
     lie_about_digest: bool,
+    /// Serve the OCI 1.1 referrers API.
+    referrers_api: bool,
 }
 
 struct Registry {
@@ -201,6 +203,33 @@ fn serve(stream: TcpStream, st: &Mutex<State>, me: &str) {
             continue;
         }
         let rest = path.strip_prefix("/v2/").unwrap_or("");
+        if let Some((repo, subject)) = rest.split_once("/referrers/") {
+            if !s.referrers_api {
+                respond(&mut w, 404, &[], b"");
+                continue;
+            }
+            let prefix = format!("{repo}:sha256:");
+            let mut found: Vec<serde_json::Value> = s
+                .manifests
+                .iter()
+                .filter(|(k, _)| k.starts_with(&prefix))
+                .filter_map(|(k, (_, body))| {
+                    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+                    (v["subject"]["digest"].as_str() == Some(subject)).then(|| {
+                        serde_json::json!({"mediaType": v["mediaType"], "digest": &k[repo.len() + 1..], "size": body.len(), "artifactType": v["artifactType"]})
+                    })
+                })
+                .collect();
+            found.sort_by(|a, b| a["digest"].as_str().cmp(&b["digest"].as_str()));
+            let index = serde_json::json!({"schemaVersion": 2, "mediaType": MEDIA_TYPE_INDEX, "manifests": found});
+            respond(
+                &mut w,
+                200,
+                &[("Content-Type", MEDIA_TYPE_INDEX.to_owned())],
+                &serde_json::to_vec(&index).unwrap(),
+            );
+            continue;
+        }
         if let Some((repo, digest)) = rest.split_once("/blobs/uploads/") {
             match req.method.as_str() {
                 "POST" => {
@@ -521,4 +550,79 @@ fn credentials_stay_with_their_registry() {
     );
     // One credential lookup for the whole session.
     assert_eq!(creds.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[test]
+fn artifacts_are_attached_as_referrers_with_or_without_the_api() {
+    use apko_oci::registry::referrers::{Artifact, attach, referrers_tag};
+    for api in [false, true] {
+        let reg = Registry::start();
+        reg.state.lock().unwrap().referrers_api = api;
+        let dir = tempfile::tempdir().unwrap();
+        let (img, _) = image(dir.path());
+        let repo = Repository {
+            registry: reg.host.clone(),
+            name: "test/hello".into(),
+        };
+        let c = client();
+        c.push_image(&repo, &img, &[]).unwrap();
+        let subject = &img.manifest.descriptor;
+        let spdx = br#"{"spdxVersion":"SPDX-2.3"}"#;
+        let cdx = br#"{"bomFormat":"CycloneDX"}"#;
+        let mut attached = Vec::new();
+        for (t, bytes, title) in [
+            ("application/spdx+json", &spdx[..], "sbom-x86_64.spdx.json"),
+            (
+                "application/vnd.cyclonedx+json",
+                &cdx[..],
+                "sbom-x86_64.cdx.json",
+            ),
+        ] {
+            let a = Artifact {
+                artifact_type: t,
+                bytes,
+                title,
+            };
+            let d = attach(&c, &repo, subject, &a, &BTreeMap::new()).unwrap();
+            // Attaching the same artifact again changes nothing.
+            assert_eq!(attach(&c, &repo, subject, &a, &BTreeMap::new()).unwrap(), d);
+            attached.push(d);
+        }
+        let st = reg.state.lock().unwrap();
+        // The artifact manifests point at the subject and hold the documents.
+        for d in &attached {
+            let (_, body) = &st.manifests[&format!("test/hello:{}", d.digest)];
+            let v: serde_json::Value = serde_json::from_slice(body).unwrap();
+            assert_eq!(v["subject"]["digest"], subject.digest.to_string());
+            assert_eq!(
+                v["config"]["mediaType"],
+                "application/vnd.oci.empty.v1+json"
+            );
+            let layer = v["layers"][0]["digest"].as_str().unwrap();
+            assert!(st.blobs.contains_key(layer));
+        }
+        let tag_key = format!("test/hello:{}", referrers_tag(&subject.digest));
+        if api {
+            assert!(!st.manifests.contains_key(&tag_key), "no tag with the API");
+        } else {
+            let (_, body) = &st.manifests[&tag_key];
+            let v: serde_json::Value = serde_json::from_slice(body).unwrap();
+            let listed: Vec<&str> = v["manifests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["digest"].as_str().unwrap())
+                .collect();
+            let mut want: Vec<String> = attached.iter().map(|d| d.digest.to_string()).collect();
+            want.sort();
+            assert_eq!(listed, want);
+            assert!(
+                v["manifests"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|m| m["artifactType"].is_string())
+            );
+        }
+    }
 }

@@ -645,6 +645,30 @@ impl Registry for RegistryClient {
         RegistryClient::has_blob(self, repo, digest)
     }
 
+    fn find_manifest(
+        &self,
+        repo: &Repository,
+        reference: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, RegistryError> {
+        match RegistryClient::get_manifest(self, repo, reference) {
+            Ok(m) => Ok(Some(m)),
+            Err(RegistryError::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn has_referrers_api(&self, repo: &Repository) -> Result<bool, RegistryError> {
+        // A registry with the API answers 200 (an empty index) for any digest.
+        let url = format!(
+            "{}/v2/{}/referrers/sha256:{}",
+            self.base(&repo.registry)?,
+            repo.name,
+            "0".repeat(64)
+        );
+        let resp = self.send("GET", repo, &url, &[], &Body::Empty, true)?;
+        Ok(resp.status().as_u16() == 200)
+    }
+
     fn push_manifest(
         &self,
         repo: &Repository,

@@ -16,6 +16,7 @@ mod client;
 pub mod docker_config;
 pub mod docker_login;
 mod protocol;
+pub mod referrers;
 #[cfg(all(test, feature = "registry"))]
 mod tests;
 
@@ -218,6 +219,21 @@ pub trait Registry: Sync {
         digest: &Digest,
         blob: &Blob,
     ) -> Result<BlobOutcome, RegistryError>;
+
+    /// The manifest or index at `reference` (media type and bytes), `None` when there is none
+    /// (default: `None`).
+    fn find_manifest(
+        &self,
+        _repo: &Repository,
+        _reference: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, RegistryError> {
+        Ok(None)
+    }
+
+    /// Whether the registry serves the OCI 1.1 referrers API for `repo` (default: `false`).
+    fn has_referrers_api(&self, _repo: &Repository) -> Result<bool, RegistryError> {
+        Ok(false)
+    }
 
     /// Whether the registry has blob `digest` in `repo` (default: unknown, `false`).
     fn has_blob(&self, _repo: &Repository, _digest: &Digest) -> Result<bool, RegistryError> {
