@@ -44,10 +44,10 @@ mod sbom;
 mod session;
 mod vcs;
 
-pub use inspect::image_sboms;
 pub use builder::{ArchResolution, Builder, ResolvedPackage};
 pub use error::{BuildError, Mismatch};
 pub use image::{ArchImage, Layer};
+pub use inspect::image_sboms;
 pub use lock::{
     Lock, LockConfig, LockContents, LockError, LockKeyring, LockPackage, LockRepository,
     RangeChecksum, config_checksum,

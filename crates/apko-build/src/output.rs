@@ -239,7 +239,9 @@ impl BuildOutput {
         repos.sort();
         repos.dedup();
         let created = self.images.iter().map(|i| i.created).max().unwrap_or(0);
-        let mut subjects: Vec<(apko_oci::Descriptor, String, i64, [Option<&Vec<u8>>; 2])> = self
+        // (subject, name for titles, build date, [SPDX, CycloneDX]).
+        type Subject<'a> = (apko_oci::Descriptor, String, i64, [Option<&'a Vec<u8>>; 2]);
+        let mut subjects: Vec<Subject<'_>> = self
             .images
             .iter()
             .map(|i| {
