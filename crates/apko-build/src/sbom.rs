@@ -5,7 +5,7 @@ use crate::image::ArchImage;
 use crate::request::SbomFormat;
 use crate::rootfs::Rootfs;
 use apko_oci::{Digest, Reference, rfc3339, to_go_json_pretty};
-use apko_sbom::{ImageSbom, IndexImage, IndexSbom, OsRelease, Vcs};
+use apko_sbom::{ImageSbom, IndexImage, IndexSbom, OsRelease, PackageSpdx, Vcs};
 use std::collections::BTreeSet;
 
 /// The name of the tool in SBOMs.
@@ -59,6 +59,7 @@ pub(crate) fn image(
         .read_path("etc/os-release")
         .map(|b| OsRelease::parse(&String::from_utf8_lossy(&b)))
         .unwrap_or_default();
+    let documents = package_documents(rootfs, &image.packages);
     let input = ImageSbom {
         image_digest: image.manifest.descriptor.digest.to_string(),
         layer_digests: image.layers.iter().map(|l| l.blob.digest()).collect(),
@@ -70,7 +71,61 @@ pub(crate) fn image(
         created: rfc3339(image.created),
         tool: tool(),
     };
-    Sboms::of(&input, formats, apko_sbom::image_sbom, apko_sbom::image_bom)
+    Sboms::of(
+        &input,
+        formats,
+        |i| apko_sbom::image_sbom_with(i, &documents),
+        apko_sbom::image_bom,
+    )
+}
+
+/// Where packages keep their own SPDX documents (melange writes one per package).
+const PACKAGE_SBOM_DIR: &str = "var/lib/db/sbom";
+
+/// The SPDX document each of `packages` ships, found as apko finds it:
+/// `<name>-<version>.spdx.json`, then `<name>-<version without -rN>.spdx.json`, then
+/// `<name>.spdx.json` in `/var/lib/db/sbom`. At most one byte more than
+/// [`apko_sbom::MAX_DOCUMENT_BYTES`] is read; something that is not a regular file, or cannot
+/// be read, is passed on with the reason (the document records it; the build goes on).
+fn package_documents(
+    rootfs: &Rootfs,
+    packages: &[apko_apk::info::PackageInfo],
+) -> Vec<PackageSpdx> {
+    let tree = &rootfs.tree;
+    let mut out = Vec::new();
+    for p in packages {
+        let version = p.version.as_str();
+        let release_less = match version.rsplit_once("-r") {
+            Some((v, r)) if !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()) => v,
+            _ => version,
+        };
+        let candidates = [
+            format!("{PACKAGE_SBOM_DIR}/{}-{version}.spdx.json", p.name.as_str()),
+            format!(
+                "{PACKAGE_SBOM_DIR}/{}-{release_less}.spdx.json",
+                p.name.as_str()
+            ),
+            format!("{PACKAGE_SBOM_DIR}/{}.spdx.json", p.name.as_str()),
+        ];
+        let Some((path, id)) = candidates
+            .into_iter()
+            .find_map(|c| tree.get(&c).map(|id| (c, id)))
+        else {
+            continue;
+        };
+        let json = match &tree.node(id).kind {
+            apko_fs::Kind::File(_) => tree
+                .read_at(id, 0, apko_sbom::MAX_DOCUMENT_BYTES as u64 + 1, &path)
+                .map_err(|e| e.to_string()),
+            other => Err(format!("a {}, not a file", other.describe())),
+        };
+        out.push(PackageSpdx {
+            package: p.name.clone(),
+            path: format!("/{path}"),
+            json,
+        });
+    }
+    out
 }
 
 /// The documents of the index over `images`.

@@ -1,5 +1,6 @@
 //! Building the documents.
 
+use crate::merge::{self, PackageSpdx};
 use crate::spdx::{
     Checksum, CreationInfo, Document, ExternalRef, ExtractedLicense, Package, Relationship,
 };
@@ -128,16 +129,17 @@ fn creation(created: &str, tool: &str) -> CreationInfo {
     }
 }
 
-fn rel(a: &str, kind: &str, b: &str) -> Relationship {
+pub(crate) fn rel(a: &str, kind: &str, b: &str) -> Relationship {
     Relationship {
         spdx_element_id: a.to_owned(),
         relationship_type: kind.to_owned(),
         related_spdx_element: b.to_owned(),
+        comment: None,
     }
 }
 
 /// A declared licence as a valid SPDX expression, or a `LicenseRef-` with its text recorded.
-fn license(text: &str, extracted: &mut BTreeMap<String, ExtractedLicense>) -> String {
+pub(crate) fn license(text: &str, extracted: &mut BTreeMap<String, ExtractedLicense>) -> String {
     let t = text.trim();
     if t.is_empty() {
         return "NOASSERTION".to_owned();
@@ -145,18 +147,43 @@ fn license(text: &str, extracted: &mut BTreeMap<String, ExtractedLicense>) -> St
     if spdx::Expression::parse(t).is_ok() {
         return t.to_owned();
     }
-    let id = format!("LicenseRef-{}", sanitize_id(t));
-    extracted
-        .entry(id.clone())
-        .or_insert_with(|| ExtractedLicense {
-            license_id: id.clone(),
+    intern_license(
+        extracted,
+        ExtractedLicense {
+            license_id: format!("LicenseRef-{}", sanitize_id(t)),
             extracted_text: t.to_owned(),
             name: t.to_owned(),
-        });
-    id
+            comment: None,
+            see_also: Vec::new(),
+        },
+    )
 }
 
-fn supplier(os: &OsRelease) -> String {
+/// Records `l` and returns its id: the id it has when no other text holds it (or the same
+/// text does), else the first free `<id>-<n>`.
+pub(crate) fn intern_license(
+    extracted: &mut BTreeMap<String, ExtractedLicense>,
+    mut l: ExtractedLicense,
+) -> String {
+    let base = l.license_id.clone();
+    let mut n = 1;
+    loop {
+        match extracted.get(&l.license_id) {
+            None => {
+                let id = l.license_id.clone();
+                extracted.insert(id.clone(), l);
+                return id;
+            }
+            Some(e) if e.extracted_text == l.extracted_text => return l.license_id,
+            Some(_) => {
+                n += 1;
+                l.license_id = format!("{base}-{n}");
+            }
+        }
+    }
+}
+
+pub(crate) fn supplier(os: &OsRelease) -> String {
     format!("Organization: {}", os.name)
 }
 
@@ -203,13 +230,25 @@ impl OciArtifact<'_> {
                     self.media_type,
                 ),
                 reference_type: "purl".into(),
+                comment: None,
             }],
+            ..Package::default()
         }
     }
 }
 
 /// The SBOM of one image: the image, its layers, the operating system and every package.
 pub fn image_sbom(input: &ImageSbom<'_>) -> Document {
+    image_sbom_with(input, &[])
+}
+
+/// [`image_sbom`], with the SPDX documents the packages ship themselves
+/// (`/var/lib/db/sbom/*.spdx.json`) merged in: their packages, files, snippets,
+/// relationships, licences and external document references, re-identified; the element
+/// that describes the APK itself is merged into the package element apko-rs writes for it.
+/// A document that cannot be used is skipped and recorded as an annotation on its package
+/// (see [`PackageSpdx`]).
+pub fn image_sbom_with(input: &ImageSbom<'_>, documents: &[PackageSpdx]) -> Document {
     let image_id = format!("SPDXRef-Package-Image-{}", sanitize_id(&input.image_digest));
     let digest_hex = input.image_digest.trim_start_matches("sha256:");
     let supplier = supplier(&input.os);
@@ -263,6 +302,7 @@ pub fn image_sbom(input: &ImageSbom<'_>) -> Document {
         primary_package_purpose: Some("OPERATING_SYSTEM".into()),
         checksums: vec![],
         external_refs: vec![],
+        ..Package::default()
     });
     relationships.push(rel(&image_id, "CONTAINS", &os_id));
     let mut extracted = BTreeMap::new();
@@ -300,7 +340,9 @@ pub fn image_sbom(input: &ImageSbom<'_>) -> Document {
                 reference_category: "PACKAGE-MANAGER".into(),
                 reference_locator: purl::apk(&input.os.id, p, &input.apk_arch),
                 reference_type: "purl".into(),
+                comment: None,
             }],
+            ..Package::default()
         });
         relationships.push(rel(&os_id, "CONTAINS", &id));
     }
@@ -313,7 +355,7 @@ pub fn image_sbom(input: &ImageSbom<'_>) -> Document {
             relationships.push(rel(&ids[p.name.as_str()], "DEPENDS_ON", &ids[d]));
         }
     }
-    Document {
+    let mut doc = Document {
         spdx_id: "SPDXRef-DOCUMENT".into(),
         name: format!(
             "sbom-{}",
@@ -327,10 +369,28 @@ pub fn image_sbom(input: &ImageSbom<'_>) -> Document {
             input.apk_arch
         ),
         document_describes: vec![image_id],
+        external_document_refs: Vec::new(),
         packages,
+        files: Vec::new(),
+        snippets: Vec::new(),
         relationships,
-        extracted_licensing_infos: extracted.into_values().collect(),
-    }
+        extracted_licensing_infos: Vec::new(),
+    };
+    merge::merge(
+        &mut doc,
+        &mut extracted,
+        &merge::Target {
+            packages: &input.packages,
+            ids: &ids,
+            os_id: &os_id,
+            os: &input.os,
+            created: &input.created,
+            tool: &input.tool,
+        },
+        documents,
+    );
+    doc.extracted_licensing_infos = extracted.into_values().collect();
+    doc
 }
 
 /// The SBOM of the multi-architecture index.
@@ -396,6 +456,7 @@ pub fn index_sbom(input: &IndexSbom) -> Document {
             primary_package_purpose: Some("SOURCE".into()),
             checksums: vec![],
             external_refs: vec![],
+            ..Package::default()
         });
         relationships.push(rel(&id, "GENERATED_FROM", &src));
     }
@@ -407,7 +468,10 @@ pub fn index_sbom(input: &IndexSbom) -> Document {
         data_license: "CC0-1.0".into(),
         document_namespace: format!("https://spdx.org/spdxdocs/apko-rs/index-{digest_hex}"),
         document_describes: vec![id],
+        external_document_refs: Vec::new(),
         packages,
+        files: Vec::new(),
+        snippets: Vec::new(),
         relationships,
         extracted_licensing_infos: Vec::new(),
     }

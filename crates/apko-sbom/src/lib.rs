@@ -5,7 +5,9 @@
 //! ([`ImageSbom`], [`IndexSbom`]). Unlike apko, which lists only packages that ship their own
 //! SPDX file, every installed package appears, with its purl, licence, checksum and
 //! dependencies; licences that are not valid SPDX expressions become `LicenseRef-` entries
-//! with their text (SPDX) or named licences (CycloneDX), so the documents validate. Nothing
+//! with their text (SPDX) or named licences (CycloneDX), so the documents validate. The SPDX
+//! documents packages ship themselves ([`PackageSpdx`]) are merged into the image's
+//! ([`image_sbom_with`]). Nothing
 //! is random or read from the clock: a CycloneDX `serialNumber` is derived from the digest
 //! of what the BOM describes ([`serial_number`]).
 //!
@@ -36,11 +38,16 @@ mod bom;
 mod build;
 pub mod cyclonedx;
 mod graph;
+mod merge;
+mod package_doc;
 mod purl;
 pub mod spdx;
 mod uuid;
 
 pub use bom::{image_bom, index_bom, serial_number};
 pub use build::{
-    ImageSbom, IndexImage, IndexSbom, OsRelease, Vcs, image_sbom, index_sbom, sanitize_id,
+    ImageSbom, IndexImage, IndexSbom, OsRelease, Vcs, image_sbom, image_sbom_with, index_sbom,
+    sanitize_id,
 };
+pub use merge::{MAX_MERGED_ELEMENTS, PackageSpdx};
+pub use package_doc::{MAX_DOCUMENT_BYTES, MAX_ELEMENTS, MAX_RELATIONSHIPS, MAX_SMALL_LISTS};

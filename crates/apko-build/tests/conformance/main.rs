@@ -564,3 +564,250 @@ fn lockfiles_match_apkos() {
         "conformance lockfile: `apko lock` output byte-identical to apko's; locked build = resolved build; pre-0.13 lockfile refused"
     );
 }
+
+/// Real melange-built packages that ship their own SPDX document (`var/lib/db/sbom/`), by
+/// architecture (the corpus has no index for them: the test writes one).
+const MELANGE_PACKAGES: &[(&str, &[&str])] = &[
+    (
+        "aarch64",
+        &[
+            "melange/sign/testdata/test.apk",
+            "melange/linter/testdata/hello-wolfi-2.12.1-r1.apk",
+            "melange/linter/testdata/kubeflow-pipelines-2.1.3-r7.apk",
+            "melange/sca/testdata/libcap-2.69-r0.apk",
+        ],
+    ),
+    (
+        "x86_64",
+        &[
+            "melange/sca/testdata/generated/x86_64/shbang-test-1-r1.apk",
+            "melange/sca/testdata/generated/x86_64/linux-modules-6.17.7-r0.apk",
+            "melange/sca/testdata/generated/x86_64/ld-so-conf-d-test-1-r1.apk",
+            "melange/sca/testdata/perl-json-4.11-r0.apk",
+            "melange/sca/testdata/ruby3.2-base64-0.2.0-r2.apk",
+            "apko/history-6c8dd7f6/packages/x86_64/tzdata-2023c-r0.apk",
+        ],
+    ),
+];
+
+/// Writes `<dir>/<arch>/APKINDEX.tar.gz` over `apks` (their records with dependencies and
+/// provides left out, since the corpus does not hold them), signed by a key made here, and
+/// links the packages in under their index names; returns the package names and the key.
+fn melange_repo(dir: &Path, arch: &str, apks: &[&str]) -> (Vec<String>, PathBuf) {
+    use apko_build::deps::apko_apk::index::{ApkIndex, write_index};
+    use apko_build::deps::apko_apk::keys::{SignatureKind, SigningKey};
+    use apko_build::deps::apko_apk::package::{Limits, PackageReader};
+    let key = SigningKey::generate("melange-test.rsa.pub", 2048).unwrap();
+    let key_path = dir.join("melange-test.rsa.pub");
+    fs_err::write(&key_path, key.public_key_pem()).unwrap();
+    let adir = dir.join(arch);
+    fs_err::create_dir_all(&adir).unwrap();
+    let mut records = Vec::new();
+    for apk in apks {
+        let file = path(apk);
+        let reader =
+            PackageReader::new(fs_err::File::open(&file).unwrap(), apk, &Limits::default())
+                .unwrap();
+        let (control, digests, _) = reader.finish().unwrap();
+        let mut info = control.info;
+        info.size = digests.file_size();
+        info.checksum = Some(digests.identity);
+        info.depends.clear();
+        info.provides.clear();
+        info.install_if.clear();
+        std::os::unix::fs::symlink(&file, adir.join(info.file_name())).unwrap();
+        records.push(info);
+    }
+    let names = records.iter().map(|r| r.name.as_str().to_owned()).collect();
+    let mut out = Vec::new();
+    write_index(
+        &ApkIndex {
+            description: None,
+            packages: records,
+        },
+        &[(key, SignatureKind::Rsa256)],
+        &mut out,
+    )
+    .unwrap();
+    fs_err::write(adir.join("APKINDEX.tar.gz"), out).unwrap();
+    (names, key_path)
+}
+
+/// The `var/lib/db/sbom/*.spdx.json` files of a layer.
+fn shipped_sboms(layer: &Path) -> Vec<(String, serde_json::Value)> {
+    use std::io::Read;
+    let gz = fs_err::File::open(layer).unwrap();
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(gz));
+    let mut out = Vec::new();
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let p = e.path().unwrap().display().to_string();
+        if p.starts_with("var/lib/db/sbom/") && p.ends_with(".spdx.json") {
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            out.push((p, serde_json::from_slice(&data).unwrap()));
+        }
+    }
+    out
+}
+
+#[test]
+#[ignore = "conformance: needs APKO_TESTDATA and target/test-venv (pyspdxtools, ntia-checker); run by scripts/test.sh"]
+fn melange_package_sboms_are_merged() {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-venv/bin");
+    for tool in ["pyspdxtools", "ntia-checker"] {
+        assert!(
+            venv.join(tool).is_file(),
+            "{} is missing; run scripts/install-test-tools.sh",
+            venv.join(tool).display()
+        );
+    }
+    let mut merged_packages = 0;
+    let mut merged_files = 0;
+    for (arch, apks) in MELANGE_PACKAGES {
+        let dir = tempfile::tempdir().unwrap();
+        let (names, key) = melange_repo(dir.path(), arch, apks);
+        let config = dir.path().join("apko.yaml");
+        let packages: String = names.iter().map(|p| format!("    - {p}\n")).collect();
+        fs_err::write(
+            &config,
+            format!(
+                "contents:\n  keyring:\n    - {}\n  repositories:\n    - {}\n  packages:\n{packages}archs:\n  - {arch}\n",
+                key.display(),
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let out = build(&config, dir.path(), SourceDateEpoch::Set(0), &[]);
+        let image = &out.images[0];
+        let bytes = image.sbom.as_ref().unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        let sbom_path = dir.path().join(format!("sbom-{arch}.spdx.json"));
+        fs_err::write(&sbom_path, bytes).unwrap();
+
+        let elements = |key: &str| -> Vec<serde_json::Value> {
+            doc[key].as_array().cloned().unwrap_or_default()
+        };
+        let (ours, files, snippets) = (
+            elements("packages"),
+            elements("files"),
+            elements("snippets"),
+        );
+        let known: BTreeSet<&str> = ours
+            .iter()
+            .chain(&files)
+            .chain(&snippets)
+            .map(|e| e["SPDXID"].as_str().unwrap())
+            .chain(["SPDXRef-DOCUMENT"])
+            .collect();
+        assert_eq!(
+            known.len(),
+            ours.len() + files.len() + snippets.len() + 1,
+            "identifiers are unique"
+        );
+        for r in doc["relationships"].as_array().unwrap() {
+            for end in ["spdxElementId", "relatedSpdxElement"] {
+                let id = r[end].as_str().unwrap();
+                assert!(
+                    known.contains(id),
+                    "{arch}: relationship names unknown {id}: {r}"
+                );
+            }
+        }
+        assert!(
+            ours.iter().all(|p| p["annotations"].is_null()),
+            "{arch}: every shipped document merged whole"
+        );
+
+        // Every package and file element of every shipped document is in the image's.
+        let shipped = shipped_sboms(image.layers[0].path());
+        assert_eq!(
+            shipped.len(),
+            apks.len(),
+            "{arch}: one document per package"
+        );
+        for (file, sd) in &shipped {
+            for p in sd["packages"].as_array().unwrap() {
+                let (name, version) = (&p["name"], &p["versionInfo"]);
+                let operating_system = p["primaryPackagePurpose"]
+                    .as_str()
+                    .is_some_and(|s| s.replace('-', "_") == "OPERATING_SYSTEM");
+                let found = ours.iter().any(|o| {
+                    if operating_system {
+                        o["primaryPackagePurpose"] == "OPERATING_SYSTEM"
+                    } else {
+                        &o["name"] == name && (version.is_null() || &o["versionInfo"] == version)
+                    }
+                });
+                assert!(found, "{arch}: {file}: package {} missing", p["SPDXID"]);
+                merged_packages += 1;
+            }
+            for f in sd["files"].as_array().into_iter().flatten() {
+                let sha1 = f["checksums"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|c| c["algorithm"] == "SHA1")
+                    .unwrap();
+                let name = format!(".{}", f["fileName"].as_str().unwrap());
+                assert!(
+                    files.iter().any(|o| o["fileName"] == name.as_str()
+                        && o["checksums"].as_array().unwrap().contains(sha1)),
+                    "{arch}: {file}: file {name} missing"
+                );
+                merged_files += 1;
+            }
+        }
+        // No APK is described twice.
+        for n in &names {
+            let apk = ours
+                .iter()
+                .filter(|o| {
+                    o["name"] == n.as_str()
+                        && o["SPDXID"]
+                            .as_str()
+                            .unwrap()
+                            .starts_with("SPDXRef-Package-apk-")
+                })
+                .count();
+            assert_eq!(apk, 1, "{arch}: {n}");
+        }
+
+        // Valid SPDX 2.3, NTIA-conformant.
+        let o = Command::new(venv.join("pyspdxtools"))
+            .args(["-i", sbom_path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success() && o.stderr.is_empty(),
+            "{arch}: pyspdxtools: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let o = Command::new(venv.join("ntia-checker"))
+            .arg(sbom_path.to_str().unwrap())
+            .output()
+            .unwrap();
+        let report = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            o.status.success() && report.contains("Conformant: True"),
+            "{arch}: ntia-checker: {report}"
+        );
+        println!("conformance melange SBOMs {arch}: ntia-checker:\n{report}");
+
+        // Deterministic.
+        let again = build(&config, dir.path(), SourceDateEpoch::Set(0), &[]);
+        assert_eq!(
+            again.images[0].sbom.as_ref(),
+            Some(bytes),
+            "{arch}: same bytes"
+        );
+    }
+    println!(
+        "conformance melange SBOMs: {merged_packages} package and {merged_files} file elements of the shipped documents found in the images' documents; pyspdxtools valid, NTIA conformant"
+    );
+}

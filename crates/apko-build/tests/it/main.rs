@@ -6,5 +6,6 @@ mod compression;
 mod errors;
 mod features;
 mod hostile;
+mod package_sbom;
 mod pipeline;
 mod support;
