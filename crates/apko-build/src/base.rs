@@ -486,7 +486,11 @@ pub(crate) fn unpack_tarball(tarball: &Path, work: &Path) -> Result<PathBuf, Bui
             continue;
         };
         if digest_file(p).is_ok_and(|got| got == d) {
-            fs_err::copy(p, blob_path(&layout, &d)?).map_err(|e| bad(tarball, e.to_string()))?;
+            // A link, not a copy: the member was unpacked into `work` already.
+            let dest = blob_path(&layout, &d)?;
+            fs_err::hard_link(p, &dest)
+                .or_else(|_| fs_err::copy(p, &dest).map(|_| ()))
+                .map_err(|e| bad(tarball, e.to_string()))?;
             have.insert(d);
         }
     }

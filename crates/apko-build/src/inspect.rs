@@ -47,7 +47,7 @@ pub fn image_sboms(
             os,
             packages: b.packages().collect(),
             created: b.created.clone(),
-            tool: concat!("apko-rs (", env!("CARGO_PKG_VERSION"), ")").to_owned(),
+            tool: crate::sbom::tool(),
         };
         for f in formats {
             let bytes = match f {

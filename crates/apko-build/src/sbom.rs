@@ -9,7 +9,7 @@ use apko_sbom::{ImageSbom, IndexImage, IndexSbom, OsRelease, PackageSpdx, Vcs};
 use std::collections::BTreeSet;
 
 /// The name of the tool in SBOMs.
-fn tool() -> String {
+pub(crate) fn tool() -> String {
     concat!("apko-rs (", env!("CARGO_PKG_VERSION"), ")").to_owned()
 }
 

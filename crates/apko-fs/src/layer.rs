@@ -369,28 +369,8 @@ pub fn write_tar<W: Write>(
     opts: &LayerOptions,
     out: W,
 ) -> Result<(u64, [u8; 32]), FsError> {
-    use sha2::{Digest, Sha256};
-    struct Hashing<W> {
-        inner: W,
-        sha: Sha256,
-        len: u64,
-    }
-    impl<W: Write> Write for Hashing<W> {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            let n = self.inner.write(b)?;
-            self.sha.update(&b[..n]);
-            self.len += n as u64;
-            Ok(n)
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            self.inner.flush()
-        }
-    }
-    let mut h = Hashing {
-        inner: std::io::BufWriter::with_capacity(1 << 20, out),
-        sha: Sha256::new(),
-        len: 0,
-    };
+    use sha2::Digest;
+    let mut h = crate::hashing::Hashing::new(std::io::BufWriter::with_capacity(1 << 20, out));
     write_tar_entries(tree, opts, &mut h, &LayerPart::all())?;
     h.flush().map_err(FsError::Write)?;
     Ok((h.len, h.sha.finalize().into()))

@@ -26,6 +26,7 @@ mod cpio;
 pub mod erofs;
 mod error;
 mod gzip;
+mod hashing;
 mod install;
 mod layer;
 mod tar;

@@ -4,27 +4,9 @@
 
 use crate::error::FsError;
 use crate::gzip::Digests;
-use sha2::{Digest as _, Sha256};
-use std::io::{self, Write};
-
-/// Counts and hashes what passes through.
-struct Hashing<W> {
-    inner: W,
-    sha: Sha256,
-    len: u64,
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(b)?;
-        self.sha.update(&b[..n]);
-        self.len += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
+use crate::hashing::Hashing;
+use sha2::Digest as _;
+use std::io::Write;
 
 /// The zstd levels accepted (zstd's own range; 3 is zstd's default).
 pub const ZSTD_LEVELS: std::ops::RangeInclusive<i32> = 1..=19;
@@ -41,21 +23,13 @@ where
     W: Write,
     F: FnOnce(&mut dyn Write) -> Result<(), FsError>,
 {
-    let compressed = Hashing {
-        inner: out,
-        sha: Sha256::new(),
-        len: 0,
-    };
+    let compressed = Hashing::new(out);
     let mut enc = zstd::stream::write::Encoder::new(compressed, level).map_err(FsError::Write)?;
     let workers = u32::try_from(threads.clamp(1, 64)).unwrap_or(1);
     enc.multithread(workers).map_err(FsError::Write)?;
     enc.include_checksum(false).map_err(FsError::Write)?;
     enc.include_contentsize(false).map_err(FsError::Write)?;
-    let mut plain = Hashing {
-        inner: enc,
-        sha: Sha256::new(),
-        len: 0,
-    };
+    let mut plain = Hashing::new(enc);
     produce(&mut plain)?;
     let Hashing {
         inner: enc,
@@ -100,6 +74,9 @@ mod tests {
         assert_eq!(zstd::stream::decode_all(one.as_slice()).unwrap(), data);
         assert_eq!(d1.uncompressed_size, data.len() as u64);
         assert_eq!(d1.compressed_size, one.len() as u64);
-        assert_eq!(d1.compressed_sha256, <[u8; 32]>::from(Sha256::digest(&one)));
+        assert_eq!(
+            d1.compressed_sha256,
+            <[u8; 32]>::from(sha2::Sha256::digest(&one))
+        );
     }
 }

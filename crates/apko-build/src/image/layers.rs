@@ -49,14 +49,10 @@ impl Layer {
 
     /// A layer of the base image (`contents.baseimage`), kept as it is.
     pub(crate) fn from_base(l: &crate::base::BaseLayer) -> Layer {
+        // Base digests are checked to be sha256 when the base image is read.
         let sha = |d: &Digest| {
             let mut out = [0u8; 32];
-            if let Some(h) = d.to_string().strip_prefix("sha256:")
-                && let Ok(b) = hex::decode(h)
-                && b.len() == 32
-            {
-                out.copy_from_slice(&b);
-            }
+            let _ = hex::decode_to_slice(d.hex(), &mut out);
             out
         };
         Layer {

@@ -8,32 +8,13 @@ use super::format::{
 use super::plan::{Data, Dirent, Inode, Plan, plan};
 use super::{ErofsOptions, ErofsStats};
 use crate::error::FsError;
+use crate::hashing::Hashing;
 use crate::layer::ContentReader;
 use crate::tree::{Content, FsTree};
-use sha2::{Digest, Sha256};
+use sha2::Digest;
 use std::io::{BufWriter, Write};
 
 const ZEROS: [u8; 4096] = [0; 4096];
-
-/// Counts and hashes what goes through.
-struct Hashing<W: Write> {
-    inner: BufWriter<W>,
-    sha: Sha256,
-    len: u64,
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(b)?;
-        self.sha.update(&b[..n]);
-        self.len += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
 
 fn zeros(w: &mut dyn Write, mut n: u64) -> Result<(), FsError> {
     while n > 0 {
@@ -157,11 +138,7 @@ pub fn write_erofs<W: Write>(
 ) -> Result<(ErofsStats, W), FsError> {
     let p = plan(tree, opts)?;
     let bs = p.block_size;
-    let mut w = Hashing {
-        inner: BufWriter::with_capacity(1 << 20, out),
-        sha: Sha256::new(),
-        len: 0,
-    };
+    let mut w = Hashing::new(BufWriter::with_capacity(1 << 20, out));
     let mut reader = ContentReader::new(tree);
 
     w.write_all(&superblock(&p, opts)).map_err(FsError::Write)?;
