@@ -307,6 +307,10 @@ pub(crate) struct Common {
     /// Use only the cache for remote repositories.
     #[arg(long)]
     pub(crate) offline: bool,
+    /// Do not keep expanded packages and compressed layers in the cache directory (the
+    /// output is the same; rebuilds are slower).
+    #[arg(long)]
+    pub(crate) no_build_cache: bool,
     /// Do NOT verify repository index signatures.
     #[arg(long)]
     pub(crate) ignore_signatures: bool,

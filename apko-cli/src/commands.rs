@@ -428,6 +428,7 @@ fn request(config: &Path, tag: &str, common: &Common) -> Result<BuildRequest, Cl
         }
     };
     req.offline = common.offline;
+    req.build_cache = !common.no_build_cache;
     req.ignore_signatures = common.ignore_signatures;
     if let Some(auth) = std::env::var("HTTP_AUTH").ok().filter(|a| !a.is_empty()) {
         let creds = auth.parse().map_err(|why: &str| {

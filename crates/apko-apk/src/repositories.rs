@@ -31,7 +31,9 @@ use crate::Checksum;
 use crate::index::{ApkIndex, IndexTrust, IndexVerification, read_index};
 use crate::info::PackageInfo;
 use crate::keys::{KeyError, Keyring};
-use crate::package::{ExpandedPackage, Limits, PackageError, expand};
+use crate::package::{
+    CachedData, ExpandedCache, ExpandedPackage, HashingWriter, Limits, PackageError, expand,
+};
 use crate::source::{FetchError, Fetcher, RepositoryUrl, is_remote, redact};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -58,6 +60,7 @@ pub struct Repositories {
     limits: Limits,
     base_dir: PathBuf,
     fallback_dir: Option<PathBuf>,
+    expanded: Option<ExpandedCache>,
     warn: WarningSink,
 }
 
@@ -104,6 +107,20 @@ pub struct VerifiedPackage {
     pub package: ExpandedPackage,
     /// Time spent fetching (not verifying or expanding).
     pub fetch_time: Duration,
+}
+
+/// A package as [`Repositories::package_cached`] gives it.
+#[derive(Debug)]
+pub struct ExpandedFile {
+    /// Metadata, entries and digests.
+    pub package: ExpandedPackage,
+    /// The file holding its decompressed data segment.
+    pub data: PathBuf,
+    /// Time spent fetching (zero when the cache had it).
+    pub fetch_time: Duration,
+    /// For data found in the cache: what it must hash to, to be checked
+    /// ([`CachedData::verify`]) before its contents are read.
+    pub unverified: Option<CachedData>,
 }
 
 /// Why a key cannot be used.
@@ -201,6 +218,7 @@ impl Repositories {
             limits,
             base_dir,
             fallback_dir: None,
+            expanded: None,
             warn: Arc::new(|msg| tracing::warn!("{msg}")),
         }
     }
@@ -210,6 +228,17 @@ impl Repositories {
     pub fn with_fallback_dir(mut self, dir: Option<PathBuf>) -> Self {
         self.fallback_dir = dir;
         self
+    }
+
+    /// Keeps expanded packages in `cache` ([`Repositories::package_cached`]).
+    pub fn with_expanded_cache(mut self, cache: Option<ExpandedCache>) -> Self {
+        self.expanded = cache;
+        self
+    }
+
+    /// The expanded-package cache, if any.
+    pub fn expanded_cache(&self) -> Option<&ExpandedCache> {
+        self.expanded.as_ref()
     }
 
     /// Sends warnings to `sink` instead of `tracing`.
@@ -349,6 +378,91 @@ impl Repositories {
         req: PackageRequest<'_>,
         data_path: &Path,
     ) -> Result<VerifiedPackage, PackageFetchError> {
+        self.package_with(req, data_path, |w| w).map(|(v, _)| v)
+    }
+
+    /// [`Repositories::package`] through the expanded-package cache when there is one
+    /// ([`Repositories::with_expanded_cache`]) and the package's identity is known: a package
+    /// found there is neither fetched nor decompressed (its data is checked by
+    /// [`CachedData::verify`] before use: see [`ExpandedFile::unverified`]); one that is not is
+    /// fetched, verified and expanded into the cache. Without a cache, the data goes to
+    /// `scratch`.
+    pub fn package_cached(
+        &self,
+        req: PackageRequest<'_>,
+        scratch: &Path,
+    ) -> Result<ExpandedFile, PackageFetchError> {
+        let Some(cache) = &self.expanded else {
+            return self.package(req, scratch).map(|v| ExpandedFile {
+                package: v.package,
+                data: scratch.to_owned(),
+                fetch_time: v.fetch_time,
+                unverified: None,
+            });
+        };
+        if let Some(hit) = cache.get(req.info) {
+            if req
+                .data_sha256
+                .is_some_and(|want| want != hit.package.digests.data_sha256)
+            {
+                return Err(PackageFetchError::DataPin);
+            }
+            return Ok(ExpandedFile {
+                package: hit.package,
+                data: hit.data.path.clone(),
+                fetch_time: Duration::ZERO,
+                unverified: Some(hit.data),
+            });
+        }
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| PackageFetchError::Io { path, source }
+        };
+        let Some(pending) = cache.begin(req.info).map_err(io(cache.root()))? else {
+            return self.package(req, scratch).map(|v| ExpandedFile {
+                package: v.package,
+                data: scratch.to_owned(),
+                fetch_time: v.fetch_time,
+                unverified: None,
+            });
+        };
+        let tmp = pending.data_path();
+        let (v, w) = self.package_with(req, &tmp, HashingWriter::new)?;
+        let (_, size, sha256) = w.finish();
+        let data = cache
+            .commit(pending, &v.package, size, sha256)
+            .map_err(io(cache.root()))?;
+        Ok(ExpandedFile {
+            package: v.package,
+            data: data.path,
+            fetch_time: v.fetch_time,
+            unverified: None,
+        })
+    }
+
+    /// Drops the cached expansion `req` found (its data failed [`CachedData::verify`]) and
+    /// makes it again from the package.
+    pub fn repair_cached(
+        &self,
+        req: PackageRequest<'_>,
+        scratch: &Path,
+    ) -> Result<ExpandedFile, PackageFetchError> {
+        if let Some(cache) = &self.expanded {
+            (self.warn)(&format!(
+                "{}: cached expansion is corrupt; expanding the package again",
+                req.info.name_version()
+            ));
+            cache.remove(req.info);
+        }
+        self.package_cached(req, scratch)
+    }
+
+    fn package_with<W: Write>(
+        &self,
+        req: PackageRequest<'_>,
+        data_path: &Path,
+        wrap: impl Fn(std::io::BufWriter<fs_err::File>) -> W,
+    ) -> Result<(VerifiedPackage, W), PackageFetchError> {
         let info = req.info;
         let pkg = info.name_version();
         let expected = info.checksum;
@@ -400,7 +514,7 @@ impl Repositories {
                 &pkg,
                 &self.package_limits(info, expected.as_ref()),
                 expected.as_ref(),
-                std::io::BufWriter::with_capacity(1 << 20, out),
+                wrap(std::io::BufWriter::with_capacity(1 << 20, out)),
             ) {
                 Ok((package, mut w)) => {
                     w.flush().map_err(io(data_path))?;
@@ -416,10 +530,13 @@ impl Repositories {
                     {
                         return Err(PackageFetchError::DataPin);
                     }
-                    return Ok(VerifiedPackage {
-                        package,
-                        fetch_time,
-                    });
+                    return Ok((
+                        VerifiedPackage {
+                            package,
+                            fetch_time,
+                        },
+                        w,
+                    ));
                 }
                 Err(e) if attempt == 0 && retry => {
                     (self.warn)(&format!(

@@ -305,8 +305,18 @@ fn image_stage(s: &Session, rootfs: &Rootfs) -> Result<ArchImage, BuildError> {
         level,
         compression,
     };
+    let cache = s
+        .req
+        .build_cache_dir()
+        .map(|d| crate::image::LayerCache::new(d.join("layers")));
+    let verified = std::sync::Mutex::new(std::collections::HashSet::new());
+    let sources = crate::image::Sources {
+        cache: cache.as_ref(),
+        warn: &|m| s.warn(m),
+        prepare: &|src| crate::fetch::prepare_sources(s, rootfs, src, &verified),
+    };
     let mut image = s.stage(Some(rootfs.arch), Phase::Layer, 0, || {
-        let layers = write_layers(rootfs, &s.plan.config, settings, &s.work)?;
+        let layers = write_layers(rootfs, &s.plan.config, settings, &s.work, &sources)?;
         assemble(rootfs, layers, &s.plan.config)
     })?;
     let formats = s.req.sboms();

@@ -239,6 +239,13 @@ pub enum Mismatch {
     /// The data segment is not the one the lockfile pins.
     #[error("its data segment is not the one the lockfile pins")]
     LockPin,
+    /// Expanded again after its cached expansion failed verification, it has other entries
+    /// than the cache recorded.
+    #[error("its cached expansion in {cache} does not describe it")]
+    CachedExpansion {
+        /// The expanded-package cache directory.
+        cache: String,
+    },
 }
 
 impl BuildError {

@@ -5,7 +5,7 @@ use crate::error::{BuildError, Mismatch};
 use crate::report::Phase;
 use crate::resolve::{ArchPackages, Chosen};
 use crate::session::Session;
-use apko_apk::package::ExpandedPackage;
+use apko_apk::package::{CachedData, ExpandedPackage};
 use apko_apk::repositories::{PackageFetchError, PackageRequest};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,6 +17,65 @@ pub(crate) struct Expanded {
     pub(crate) chosen: Chosen,
     pub(crate) package: ExpandedPackage,
     pub(crate) data: PathBuf,
+    /// What the data's whole content is: a hash of the package identity and the SHA-256 of
+    /// its (compressed) data segment, both verified when the package was expanded.
+    pub(crate) source_id: [u8; 32],
+    /// For data found in the expanded-package cache: to be verified before its contents are
+    /// read (a layer found in the layer cache never reads them).
+    pub(crate) unverified: Option<CachedData>,
+}
+
+impl Expanded {
+    /// The request that fetches this package again.
+    pub(crate) fn request(&self) -> PackageRequest<'_> {
+        PackageRequest {
+            url: &self.chosen.url,
+            info: &self.chosen.info,
+            data_sha256: self.chosen.data_sha256,
+        }
+    }
+}
+
+/// What a package's expanded data is (see [`Expanded::source_id`]).
+pub(crate) fn source_id(p: &ExpandedPackage) -> [u8; 32] {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(b"apko-rs expanded data segment\0");
+    h.update(p.digests.identity.as_bytes());
+    h.update(p.digests.data_sha256);
+    h.finalize().into()
+}
+
+/// Maps a failure of [`apko_apk::repositories::Repositories::package`] to the build's error.
+pub(crate) fn package_error(pkg: &str, arch: &str, e: PackageFetchError) -> BuildError {
+    let not = |problem| BuildError::NotThePackage {
+        package: pkg.to_owned(),
+        arch: arch.to_owned(),
+        problem,
+    };
+    match e {
+        PackageFetchError::Fetch(source) => BuildError::FetchPackage {
+            package: pkg.to_owned(),
+            arch: arch.to_owned(),
+            source,
+        },
+        PackageFetchError::Refused(source) => BuildError::Package {
+            package: pkg.to_owned(),
+            arch: arch.to_owned(),
+            source,
+        },
+        PackageFetchError::Io { path, source } => BuildError::io(path.display())(source),
+        PackageFetchError::Size { actual, expected } => not(Mismatch::Size { actual, expected }),
+        PackageFetchError::Oversized {
+            expected,
+            stopped_at,
+        } => not(Mismatch::Oversized {
+            expected,
+            stopped_at,
+        }),
+        PackageFetchError::NotThePackage { found } => not(Mismatch::Name { found }),
+        PackageFetchError::DataPin => not(Mismatch::LockPin),
+    }
 }
 
 /// The packages of one architecture, expanded.
@@ -41,44 +100,20 @@ pub(crate) fn fetch(s: &Session, a: &ArchPackages) -> Result<FetchedArch, BuildE
             info: &chosen.info,
             data_sha256: chosen.data_sha256,
         };
-        let not = |problem| BuildError::NotThePackage {
-            package: pkg.clone(),
-            arch: arch.to_owned(),
-            problem,
-        };
-        let verified = s.repos.package(req, &data).map_err(|e| match e {
-            PackageFetchError::Fetch(source) => BuildError::FetchPackage {
-                package: pkg.clone(),
-                arch: arch.to_owned(),
-                source,
-            },
-            PackageFetchError::Refused(source) => BuildError::Package {
-                package: pkg.clone(),
-                arch: arch.to_owned(),
-                source,
-            },
-            PackageFetchError::Io { path, source } => BuildError::io(path.display())(source),
-            PackageFetchError::Size { actual, expected } => {
-                not(Mismatch::Size { actual, expected })
-            }
-            PackageFetchError::Oversized {
-                expected,
-                stopped_at,
-            } => not(Mismatch::Oversized {
-                expected,
-                stopped_at,
-            }),
-            PackageFetchError::NotThePackage { found } => not(Mismatch::Name { found }),
-            PackageFetchError::DataPin => not(Mismatch::LockPin),
-        })?;
+        let got = s
+            .repos
+            .package_cached(req, &data)
+            .map_err(|e| package_error(&pkg, arch, e))?;
         s.step(a.arch, Phase::Expand, &pkg);
         Ok::<_, BuildError>((
             Expanded {
                 chosen: (*chosen).clone(),
-                package: verified.package,
-                data,
+                source_id: source_id(&got.package),
+                package: got.package,
+                data: got.data,
+                unverified: got.unverified,
             },
-            verified.fetch_time,
+            got.fetch_time,
         ))
     });
     let mut packages = Vec::with_capacity(results.len());
@@ -92,4 +127,68 @@ pub(crate) fn fetch(s: &Session, a: &ArchPackages) -> Result<FetchedArch, BuildE
         packages,
         fetch_time,
     })
+}
+
+/// Makes sure the source files `sources` of `rootfs`'s tree hold what their identities say
+/// before a layer is written from them: data found in the expanded-package cache is hashed
+/// (in parallel) and, when it does not match, expanded again from the package. `verified`
+/// remembers the sources checked already.
+pub(crate) fn prepare_sources(
+    s: &Session,
+    rootfs: &crate::rootfs::Rootfs,
+    sources: &[u32],
+    verified: &std::sync::Mutex<std::collections::HashSet<u32>>,
+) -> Result<(), BuildError> {
+    let by_path: std::collections::HashMap<&std::path::Path, &Expanded> = rootfs
+        .packages
+        .iter()
+        .filter(|p| p.unverified.is_some())
+        .map(|p| (p.data.as_path(), p))
+        .collect();
+    if by_path.is_empty() {
+        return Ok(());
+    }
+    let todo: Vec<(u32, &Expanded)> = {
+        let done = verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        sources
+            .iter()
+            .filter(|src| !done.contains(src))
+            .filter_map(|&src| Some((src, *by_path.get(rootfs.tree.source_path(src))?)))
+            .collect()
+    };
+    let arch = rootfs.arch.apk_name();
+    let results = s.pool.map(&todo, |(src, e)| {
+        let data = e.unverified.as_ref().expect("filtered");
+        if data.verify().unwrap_or(false) {
+            return Ok(*src);
+        }
+        let pkg = e.chosen.info.name_version();
+        let again = s
+            .repos
+            .repair_cached(e.request(), &e.data)
+            .map_err(|err| package_error(&pkg, arch, err))?;
+        if again.package.entries != e.package.entries || again.data != e.data {
+            return Err(BuildError::NotThePackage {
+                package: pkg,
+                arch: arch.to_owned(),
+                problem: Mismatch::CachedExpansion {
+                    cache: s
+                        .repos
+                        .expanded_cache()
+                        .map(|c| c.root().display().to_string())
+                        .unwrap_or_default(),
+                },
+            });
+        }
+        Ok(*src)
+    });
+    let mut done = verified
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for r in results {
+        done.insert(r?);
+    }
+    Ok(())
 }

@@ -113,8 +113,13 @@ pub struct BuildRequest {
     pub extra_packages: Vec<String>,
     /// `--annotations`: win over the configuration's.
     pub annotations: BTreeMap<String, String>,
-    /// Download cache.
+    /// Download cache. With [`BuildRequest::build_cache`], it also keeps expanded packages
+    /// (`apko-rs/expanded/`) and compressed layers (`apko-rs/layers/`): docs/cache.md.
     pub cache_dir: Option<PathBuf>,
+    /// Keep expanded packages and layers in the cache directory, so that a rebuild neither
+    /// decompresses unchanged packages nor recompresses unchanged layers (default on; the
+    /// output is the same bytes either way).
+    pub build_cache: bool,
     /// Remote files only from the cache.
     pub offline: bool,
     /// Do not verify index signatures (loudly).
@@ -169,6 +174,7 @@ impl BuildRequest {
             extra_packages: Vec::new(),
             annotations: BTreeMap::new(),
             cache_dir: None,
+            build_cache: true,
             offline: false,
             ignore_signatures: false,
             sbom: true,
@@ -186,6 +192,14 @@ impl BuildRequest {
             alpine_releases_url: apko_apk::discovery::ALPINE_RELEASES_URL.to_owned(),
             work_dir: None,
         }
+    }
+
+    /// Where the build cache is (`<cache dir>/apko-rs`), if there is one.
+    pub fn build_cache_dir(&self) -> Option<PathBuf> {
+        self.cache_dir
+            .as_ref()
+            .filter(|_| self.build_cache)
+            .map(|d| d.join("apko-rs"))
     }
 
     /// The SBOM formats this request produces: [`BuildRequest::sbom_formats`], or none when

@@ -271,7 +271,11 @@ fn repositories(req: &BuildRequest, reporter: &Arc<dyn Reporter>, work: &Path) -
         IndexTrust::Require(SignaturePolicy::AnyValid)
     };
     let sink = reporter.clone();
+    let expanded = req
+        .build_cache_dir()
+        .map(|d| apko_apk::package::ExpandedCache::new(d.join("expanded")));
     Repositories::new(f, trust, req.limits, req.base_dir.clone())
+        .with_expanded_cache(expanded)
         .with_fallback_dir(
             req.config
                 .sources

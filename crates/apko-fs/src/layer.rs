@@ -125,6 +125,15 @@ pub(crate) struct ContentReader<'t> {
     tree: &'t FsTree,
     files: HashMap<u32, fs_err::File>,
     buf: Vec<u8>,
+    /// Key mode ([`layer_key`]): write a source's identity, offset and size instead of its
+    /// bytes, and record which sources were used.
+    identities: Option<KeySources>,
+}
+
+#[derive(Default)]
+struct KeySources {
+    used: std::collections::BTreeSet<u32>,
+    anonymous: bool,
 }
 
 impl<'t> ContentReader<'t> {
@@ -133,6 +142,7 @@ impl<'t> ContentReader<'t> {
             tree,
             files: HashMap::new(),
             buf: vec![0u8; 1 << 20],
+            identities: None,
         }
     }
 
@@ -146,6 +156,26 @@ impl<'t> ContentReader<'t> {
         let tree = self.tree;
         match c {
             Content::Bytes(b) => w.write_all(b).map_err(FsError::Write),
+            Content::Source {
+                source,
+                offset,
+                size,
+            } if self.identities.is_some() => {
+                let ids = self.identities.as_mut().expect("checked");
+                ids.used.insert(*source);
+                match tree.source_id(*source) {
+                    Some(id) => {
+                        let mut rec = id.to_vec();
+                        rec.extend_from_slice(&offset.to_le_bytes());
+                        rec.extend_from_slice(&size.to_le_bytes());
+                        w.write_all(&rec).map_err(FsError::Write)
+                    }
+                    None => {
+                        ids.anonymous = true;
+                        Ok(())
+                    }
+                }
+            }
             Content::Source {
                 source,
                 offset,
@@ -193,6 +223,69 @@ pub fn write_tar_entries(
     w: &mut dyn Write,
     part: &LayerPart<'_>,
 ) -> Result<(), FsError> {
+    write_entries(tree, opts, w, part, &mut ContentReader::new(tree))
+}
+
+/// What a layer's bytes are made of, short of the contents of its source files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerKey {
+    /// SHA-256 over the format of this writer, the compression, its level and block size,
+    /// and the layer's tar stream with each source file's content replaced by that file's
+    /// identity, offset and length: two layers with the same key have the same bytes, as long
+    /// as each source identity names one content.
+    pub key: [u8; 32],
+    /// The source files whose contents the layer holds (they must be what their identities
+    /// say before the layer is written from them).
+    pub sources: Vec<u32>,
+}
+
+/// The version of the layer format in cache keys: raised whenever this crate would write
+/// other bytes for the same tree.
+const LAYER_KEY_FORMAT: &str = concat!("apko-fs layer key 1, apko-fs ", env!("CARGO_PKG_VERSION"));
+
+/// The cache key of the layer [`write_layer_part`] would write for `part` of `tree` with
+/// `opts` (thread counts do not change the bytes and are not in it). `None` when a file
+/// of the layer comes from a source without an identity ([`FsTree::add_source_with_id`]).
+/// Costs a walk of the tree and hashing its metadata and in-memory contents; no source file
+/// is read.
+pub fn layer_key(
+    tree: &FsTree,
+    opts: &LayerOptions,
+    part: &LayerPart<'_>,
+) -> Result<Option<LayerKey>, FsError> {
+    use sha2::Digest as _;
+    let mut reader = ContentReader::new(tree);
+    reader.identities = Some(KeySources::default());
+    let mut h = crate::hashing::Hashing::new(std::io::sink());
+    {
+        let mut bw = std::io::BufWriter::with_capacity(1 << 16, &mut h);
+        write_entries(tree, opts, &mut bw, part, &mut reader)?;
+        bw.flush().map_err(FsError::Write)?;
+    }
+    let ids = reader.identities.take().unwrap_or_default();
+    if ids.anonymous {
+        return Ok(None);
+    }
+    let mut k = sha2::Sha256::new();
+    k.update(LAYER_KEY_FORMAT.as_bytes());
+    k.update([0, opts.compression as u8]);
+    k.update(opts.compression_level.to_le_bytes());
+    k.update((opts.block_size as u64).to_le_bytes());
+    k.update(h.len.to_le_bytes());
+    k.update(h.sha.finalize());
+    Ok(Some(LayerKey {
+        key: k.finalize().into(),
+        sources: ids.used.into_iter().collect(),
+    }))
+}
+
+fn write_entries(
+    tree: &FsTree,
+    opts: &LayerOptions,
+    w: &mut dyn Write,
+    part: &LayerPart<'_>,
+    reader: &mut ContentReader<'_>,
+) -> Result<(), FsError> {
     let walk = tree.walk();
     let mut links: HashMap<NodeId, usize> = HashMap::new();
     for (_, id) in &walk {
@@ -208,7 +301,6 @@ pub fn write_tar_entries(
     };
     let mut emitted: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut first_path: HashMap<NodeId, String> = HashMap::new();
-    let mut reader = ContentReader::new(tree);
     let header = |path: &str, n: &crate::tree::Node| Header {
         name: path.to_owned(),
         mode: n.meta.mode & 0o7777,

@@ -38,8 +38,8 @@ pub use error::FsError;
 pub use gzip::{Digests, compress};
 pub use install::{ConflictPolicy, Decision, Installed};
 pub use layer::{
-    Compression, LayerBlob, LayerOptions, LayerPart, write_layer, write_layer_part, write_tar,
-    write_tar_entries,
+    Compression, LayerBlob, LayerKey, LayerOptions, LayerPart, layer_key, write_layer,
+    write_layer_part, write_tar, write_tar_entries,
 };
 pub use tree::{Content, FsTree, Kind, Meta, Node, NodeId, Owner, ROOT};
 pub use zstd::{ZSTD_LEVELS, compress_zstd};

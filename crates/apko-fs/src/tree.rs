@@ -169,6 +169,8 @@ impl Node {
 pub struct FsTree {
     nodes: Vec<Node>,
     sources: Vec<PathBuf>,
+    /// What each source's content is, for layer cache keys ([`FsTree::add_source_with_id`]).
+    source_ids: Vec<Option<[u8; 32]>>,
 }
 
 impl Default for FsTree {
@@ -195,13 +197,29 @@ impl FsTree {
         FsTree {
             nodes: vec![Node::new(Kind::Dir(BTreeMap::new()), Meta::root(0o755))],
             sources: Vec::new(),
+            source_ids: Vec::new(),
         }
     }
 
     /// Registers a file that [`Content::Source`] contents refer to; returns its number.
     pub fn add_source(&mut self, path: PathBuf) -> u32 {
         self.sources.push(path);
+        self.source_ids.push(None);
         (self.sources.len() - 1) as u32
+    }
+
+    /// [`FsTree::add_source`] for a file whose whole content `id` identifies (for example a
+    /// hash of the signed identity of the package it was expanded from): layers whose sources
+    /// all have one can be keyed without reading them ([`crate::layer_key`]).
+    pub fn add_source_with_id(&mut self, path: PathBuf, id: [u8; 32]) -> u32 {
+        let n = self.add_source(path);
+        self.source_ids[n as usize] = Some(id);
+        n
+    }
+
+    /// The identity of a source file, if it was given one.
+    pub fn source_id(&self, source: u32) -> Option<[u8; 32]> {
+        self.source_ids.get(source as usize).copied().flatten()
     }
 
     /// The source files.

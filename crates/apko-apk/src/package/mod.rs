@@ -1,5 +1,6 @@
 //! Reading, verifying, expanding and writing `.apk` packages.
 
+mod cache;
 mod error;
 mod expand;
 mod limits;
@@ -8,6 +9,7 @@ mod read;
 mod segments;
 mod write;
 
+pub use cache::{CachedData, CachedPackage, ExpandedCache, HashingWriter, PendingEntry};
 pub use error::PackageError;
 pub use expand::{DataEntry, DataKind, ExpandedPackage, expand};
 pub use limits::Limits;

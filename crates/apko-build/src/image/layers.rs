@@ -1,6 +1,7 @@
 //! Writing the layers of an image: one, or with `layering` one per package group plus a top
 //! layer.
 
+use super::LayerCache;
 use super::layering;
 use crate::error::BuildError;
 use crate::rootfs::Rootfs;
@@ -163,12 +164,25 @@ fn write_erofs_layer(rootfs: &Rootfs, work: &Arc<WorkDir>) -> Result<Layer, Buil
     })
 }
 
-/// Writes the layers of `rootfs` into `work`, bottom first.
+/// What the layer writer needs from the build around it.
+pub(crate) struct Sources<'a> {
+    /// The layer cache, if any.
+    pub(crate) cache: Option<&'a LayerCache>,
+    /// Where warnings go (a damaged cache entry).
+    pub(crate) warn: &'a (dyn Fn(&str) + Sync),
+    /// Makes sure the given source files of the tree hold what their identities say before
+    /// a layer is written from them (cached expansions are verified, repaired if needed).
+    pub(crate) prepare: &'a (dyn Fn(&[u32]) -> Result<(), BuildError> + Sync),
+}
+
+/// Writes the layers of `rootfs` into `work` (or the layer cache), bottom first; a layer
+/// the cache has is taken from it.
 pub(crate) fn write_layers(
     rootfs: &Rootfs,
     c: &ImageConfig,
     settings: LayerSettings,
     work: &Arc<WorkDir>,
+    sources: &Sources<'_>,
 ) -> Result<Vec<Layer>, BuildError> {
     let fs = &rootfs.tree;
     if c.format == Some(apko_config::ImageFormat::Erofs) {
@@ -183,12 +197,52 @@ pub(crate) fn write_layers(
         ..LayerOptions::default()
     };
     let arch = rootfs.arch.apk_name();
+    let media_type = match settings.compression {
+        apko_fs::Compression::Gzip => MEDIA_TYPE_LAYER_GZIP,
+        apko_fs::Compression::Zstd => MEDIA_TYPE_LAYER_ZSTD,
+    };
+    let fs_error = |source| {
+        BuildError::Rootfs(crate::rootfs::RootfsError::Fs {
+            context: format!("writing the {arch} layer"),
+            source,
+        })
+    };
     let write = |name: &str, part: &LayerPart<'_>, packages: Vec<String>| {
+        let key = match sources.cache {
+            Some(_) => apko_fs::layer_key(fs, &opts, part).map_err(fs_error)?,
+            None => None,
+        };
+        if let (Some(cache), Some(k)) = (sources.cache, &key)
+            && let Some((blob, path)) = cache.get(&k.key, sources.warn)
+        {
+            let dir = path.parent().map(Path::to_owned).unwrap_or_default();
+            return Ok(Layer {
+                blob,
+                packages,
+                media_type,
+                path,
+                _work: Arc::new(WorkDir::existing(&dir)),
+            });
+        }
+        match &key {
+            Some(k) => (sources.prepare)(&k.sources)?,
+            None => {
+                let all: Vec<u32> = (0..fs.sources().len() as u32).collect();
+                (sources.prepare)(&all)?;
+            }
+        }
         let ext = match settings.compression {
             apko_fs::Compression::Gzip => "tar.gz",
             apko_fs::Compression::Zstd => "tar.zst",
         };
-        let path = work.path().join(format!("layer-{arch}-{name}.{ext}"));
+        let pending = match (sources.cache, &key) {
+            (Some(cache), Some(_)) => Some(cache.begin()?),
+            _ => None,
+        };
+        let path = match &pending {
+            Some(p) => p.path().to_owned(),
+            None => work.path().join(format!("layer-{arch}-{name}.{ext}")),
+        };
         let file = fs_err::File::create(&path).map_err(BuildError::io(path.display()))?;
         let (blob, w) = write_layer_part(
             fs,
@@ -196,20 +250,23 @@ pub(crate) fn write_layers(
             std::io::BufWriter::with_capacity(1 << 20, file),
             part,
         )
-        .map_err(|source| {
-            BuildError::Rootfs(crate::rootfs::RootfsError::Fs {
-                context: format!("writing the {arch} layer"),
-                source,
-            })
-        })?;
+        .map_err(fs_error)?;
         std::io::Write::flush(&mut { w }).map_err(BuildError::io(path.display()))?;
+        if let (Some(cache), Some(k), Some(p)) = (sources.cache, &key, pending) {
+            let path = cache.commit(&k.key, p, &blob)?;
+            let dir = path.parent().map(Path::to_owned).unwrap_or_default();
+            return Ok(Layer {
+                blob,
+                packages,
+                media_type,
+                path,
+                _work: Arc::new(WorkDir::existing(&dir)),
+            });
+        }
         Ok::<_, BuildError>(Layer {
             blob,
             packages,
-            media_type: match settings.compression {
-                apko_fs::Compression::Gzip => MEDIA_TYPE_LAYER_GZIP,
-                apko_fs::Compression::Zstd => MEDIA_TYPE_LAYER_ZSTD,
-            },
+            media_type,
             path,
             _work: work.clone(),
         })

@@ -2,12 +2,14 @@
 //! ([`write_layers`]), then config and manifest are assembled from them ([`assemble`],
 //! pure: no I/O, no clock).
 
+mod cache;
 mod layering;
 mod layers;
 mod shell;
 
+pub(crate) use cache::LayerCache;
 pub use layers::Layer;
-pub(crate) use layers::{LayerSettings, write_layers};
+pub(crate) use layers::{LayerSettings, Sources, write_layers};
 
 use crate::error::BuildError;
 use crate::plan::annotations;

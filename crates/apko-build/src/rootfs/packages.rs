@@ -75,7 +75,7 @@ fn install_packages(
     for (i, pkg) in packages.iter().enumerate() {
         let owner = Owner(i as u32);
         let name = pkg.chosen.info.name_version();
-        let source = fs.add_source(pkg.data.clone());
+        let source = fs.add_source_with_id(pkg.data.clone(), pkg.source_id);
         let needs_ids = pkg.package.entries.iter().any(|e| {
             !(e.uname.is_empty() || e.uname == "root") || !(e.gname.is_empty() || e.gname == "root")
         });

@@ -2,6 +2,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod baseimage;
+mod cache;
 mod compression;
 mod errors;
 mod features;
