@@ -196,6 +196,22 @@ pub(crate) enum Command {
         #[arg(long, default_value = "apko.local/image:latest")]
         reference: String,
     },
+    /// Rebuild an image from its lockfile and compare it with IMAGE (an OCI layout directory,
+    /// an OCI archive or a docker tarball): exit 0 when they are the same image; otherwise
+    /// name the first differing file and field.
+    Verify {
+        /// The configuration file (apko.yaml).
+        config: PathBuf,
+        /// The image to check.
+        image: String,
+        /// The image reference the rebuild is given (as in the original `apko build`).
+        #[arg(long, default_value = "apko.local/verify:latest")]
+        tag: String,
+        #[command(flatten)]
+        opts: ImageOpts,
+        #[command(flatten)]
+        common: Common,
+    },
     /// EROFS images: `apko erofs ls IMAGE` lists an erofs layer (ours, apko's or mkfs.erofs's).
     Erofs {
         #[command(subcommand)]
@@ -215,7 +231,9 @@ impl Command {
     /// The image options of `build` and `publish`.
     pub(crate) fn image_opts(&mut self) -> Option<&mut ImageOpts> {
         match self {
-            Command::Build { image, .. } | Command::Publish { image, .. } => Some(image),
+            Command::Build { image, .. }
+            | Command::Publish { image, .. }
+            | Command::Verify { opts: image, .. } => Some(image),
             _ => None,
         }
     }
@@ -231,7 +249,8 @@ impl Command {
             | Command::BuildCpio { common, .. }
             | Command::ShowPackages { common, .. }
             | Command::ShowConfig { common, .. }
-            | Command::Dot { common, .. } => Some(common),
+            | Command::Dot { common, .. }
+            | Command::Verify { common, .. } => Some(common),
             Command::Clean { .. }
             | Command::Login { .. }
             | Command::Version { .. }

@@ -138,6 +138,23 @@ pub(crate) fn run(mut cli: Cli) -> Result<(), CliError> {
             print!("{yaml}");
             Ok(())
         }
+        Command::Verify {
+            config,
+            image,
+            tag,
+            opts,
+            common,
+        } => {
+            if opts.lockfile.is_none() {
+                return Err(CliError::usage(
+                    "apko verify needs --lockfile",
+                    Some("pass the lockfile the image was built from (`apko lock` writes one)"),
+                ));
+            }
+            let mut req = image_request(&config, &tag, &opts, &common)?;
+            req.sbom = false;
+            crate::verify::verify(req, &image)
+        }
         Command::Sbom {
             image,
             sbom_path,

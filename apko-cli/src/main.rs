@@ -21,6 +21,7 @@ mod publish;
 mod render;
 mod show;
 mod slices;
+mod verify;
 mod version;
 
 use clap::Parser;

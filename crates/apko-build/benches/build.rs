@@ -9,12 +9,18 @@
 //!    repository with our own APK writer from the regular files of `/usr/bin` and `/usr/lib`
 //!    (sorted by path, cut into packages of at most 8 files or about 1 MB, each depending on another so that the
 //!    solver has a tree to walk).
-//! 2. Serves it over HTTP on 127.0.0.1 and builds an image of every package from there with an
-//!    empty cache (x86_64, all threads, then one thread), prints wall time,
-//!    CPU time, peak RSS and the time of every phase, and checks that both builds give the same
-//!    index digest.
-//! 3. Extracts the layer and times `tar -cf - ROOTFS | gzip -6` over the same tree, the
-//!    reference for the layer+gzip phase.
+//! 2. Serves it over HTTP on 127.0.0.1 and builds an image of every package from there, each
+//!    run printing wall time, CPU time, peak RSS and the time of every phase:
+//!    * cold: an empty cache (all threads; then one thread);
+//!    * warm unchanged: the same build again with the cache of the cold one;
+//!    * cold with `layering: {strategy: origin, budget: 50}`, then one package changed (the
+//!      largest one, rebuilt at a new version with one more file, in a copy of the repository
+//!      with a new signed index) with that cache;
+//!    * zstd cold (level 3).
+//!
+//!    It checks that cold, warm and 1-thread builds give the same index digest.
+//! 3. Extracts the layer and times `tar -cf - ROOTFS | gzip -6` and `| zstd -3 -T0` over the
+//!    same tree, the references for the compression, and prints the targets.
 //!
 //! Linux only (reads `/proc/self`). Not a test: it asserts nothing about speed.
 #![allow(
@@ -110,7 +116,11 @@ fn repository(budget_mb: u64) -> Repo {
     let key_dir = dir.join("keys");
     let stamp = dir.join("summary.txt");
     let regen = std::env::var_os("APKO_BENCH_REGEN").is_some();
-    if !regen && let Ok(s) = fs_err::read_to_string(&stamp) {
+    let have_private = dir.join("private.rsa").exists();
+    if !regen
+        && have_private
+        && let Ok(s) = fs_err::read_to_string(&stamp)
+    {
         let mut lines = s.lines();
         let bytes = lines.next().unwrap().parse().unwrap();
         let files = lines.next().unwrap().parse().unwrap();
@@ -139,6 +149,8 @@ fn repository(budget_mb: u64) -> Repo {
     let t = Instant::now();
     let key = SigningKey::generate("bench.rsa.pub", 2048).unwrap();
     fs_err::write(key_dir.join(key.name()), key.public_key_pem()).unwrap();
+    // Kept (outside the key directory) to sign the "one package changed" repository.
+    fs_err::write(dir.join("private.rsa"), key.private_key_pem()).unwrap();
 
     let files = pick_files(&["/usr/bin", "/usr/lib"], budget_mb << 20);
     let mut groups: Vec<Vec<(PathBuf, u64)>> = vec![Vec::new()];
@@ -313,8 +325,104 @@ fn reset_peak_rss() {
     let _ = fs_err::write("/proc/self/clear_refs", "5");
 }
 
-struct Run {
+/// Makes `<repo>-changed`: the same repository with its largest package rebuilt at a new
+/// version with one more file, and a new signed index. Returns (its directory, the package).
+fn changed_repository(repo: &Repo) -> (PathBuf, String, u64) {
+    use apko_build::deps::apko_apk::index::{IndexTrust, read_index};
+    use apko_build::deps::apko_apk::keys::{Keyring, SignaturePolicy};
+    use apko_build::deps::apko_apk::package::{DataKind, Limits, expand};
+    let dir = PathBuf::from(format!("{}-changed", repo.dir.display()));
+    if dir.exists() {
+        fs_err::remove_dir_all(&dir).unwrap();
+    }
+    let arch_dir = dir.join("x86_64");
+    fs_err::create_dir_all(&arch_dir).unwrap();
+    let src = repo.dir.join("x86_64");
+    let key = SigningKey::from_pem(
+        "bench.rsa.pub",
+        &fs_err::read(repo.dir.join("private.rsa")).unwrap(),
+    )
+    .unwrap();
+    let mut keyring = Keyring::new();
+    keyring
+        .add_pem("bench.rsa.pub", key.public_key_pem().as_bytes())
+        .unwrap();
+    let (mut index, _) = read_index(
+        fs_err::File::open(src.join("APKINDEX.tar.gz")).unwrap(),
+        "APKINDEX.tar.gz",
+        &keyring,
+        IndexTrust::Require(SignaturePolicy::AnyValid),
+        &Limits::default(),
+    )
+    .unwrap();
+    let largest = index
+        .packages
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, p)| (p.installed_size, p.name.to_string()))
+        .map(|(i, _)| i)
+        .unwrap();
+    let old = index.packages[largest].clone();
+    for p in &index.packages {
+        if p.name != old.name {
+            let f = p.file_name();
+            fs_err::hard_link(src.join(&f), arch_dir.join(&f)).unwrap();
+        }
+    }
+    let mut data = Vec::new();
+    let (expanded, _) = expand(
+        std::io::BufReader::new(fs_err::File::open(src.join(old.file_name())).unwrap()),
+        &old.name_version(),
+        &Limits::default(),
+        None,
+        &mut data,
+    )
+    .unwrap();
+    let mut info = expanded.control.info.clone();
+    info.version = "1.0.0-r1".parse().unwrap();
+    let mut b = PackageBuilder::new(info);
+    for e in &expanded.entries {
+        let off = e.data_offset as usize;
+        let f = match &e.kind {
+            DataKind::Directory => PackageFile::dir(&e.path, e.mode),
+            DataKind::File => {
+                PackageFile::file(&e.path, e.mode, data[off..off + e.size as usize].to_vec())
+            }
+            DataKind::Symlink(t) => PackageFile::symlink(&e.path, t),
+            DataKind::HardLink(t) => PackageFile::hardlink(&e.path, t, e.mode),
+            other => panic!("unexpected {other:?}"),
+        };
+        b = b.with_file(f.mtime(BUILD_DATE));
+    }
+    b = b.with_file(
+        PackageFile::file("usr/share/bench-changed", 0o644, b"r1\n".to_vec()).mtime(BUILD_DATE),
+    );
+    let (built, apk) = b
+        .with_signature(key.clone(), SignatureKind::Rsa256)
+        .build()
+        .unwrap();
+    fs_err::write(arch_dir.join(built.info.file_name()), apk).unwrap();
+    index.packages[largest] = built.info;
+    write_index(
+        &index,
+        &[(key, SignatureKind::Rsa256)],
+        fs_err::File::create(arch_dir.join("APKINDEX.tar.gz")).unwrap(),
+    )
+    .unwrap();
+    (dir, old.name.to_string(), old.installed_size)
+}
+
+struct Spec {
+    label: &'static str,
+    url: String,
     jobs: usize,
+    cache: PathBuf,
+    layering: bool,
+    zstd: bool,
+}
+
+struct Run {
+    label: &'static str,
     wall: Duration,
     cpu: Duration,
     rss: f64,
@@ -322,18 +430,20 @@ struct Run {
     write: Duration,
 }
 
-fn build(repo: &Repo, url: &str, jobs: usize, work: &Path) -> Run {
+fn build(repo: &Repo, spec: &Spec, work: &Path) -> Run {
     let config = work.join("apko.yaml");
-    let cache = work.join(format!("cache-{jobs}"));
     let mut yaml = format!(
         "contents:\n  keyring:\n    - {}\n  repositories:\n    - {}\n  packages:\n",
         repo.key.display(),
-        url
+        spec.url
     );
     for p in &repo.packages {
         yaml.push_str(&format!("    - {p}\n"));
     }
     yaml.push_str("entrypoint:\n  command: /usr/bin/env\narchs:\n  - x86_64\n");
+    if spec.layering {
+        yaml.push_str("layering:\n  strategy: origin\n  budget: 50\n");
+    }
     fs_err::write(&config, yaml).unwrap();
 
     reset_peak_rss();
@@ -346,12 +456,16 @@ fn build(repo: &Repo, url: &str, jobs: usize, work: &Path) -> Run {
         "bench.example/big:latest".parse().unwrap(),
     );
     req.source_date_epoch = SourceDateEpoch::Set(0);
-    req.jobs = jobs;
-    req.work_dir = Some(work.to_owned());
-    req.cache_dir = Some(cache); // empty: every package is downloaded
+    req.jobs = spec.jobs;
+    let wd = work.join("work");
+    req.work_dir = Some(wd.clone());
+    req.cache_dir = Some(spec.cache.clone());
+    if spec.zstd {
+        req.compression = Some(apko_build::deps::apko_config::LayerCompression::Zstd);
+    }
     let out = Builder::new(req).build().unwrap();
     let tw = Instant::now();
-    let layout = work.join(format!("layout-{jobs}"));
+    let layout = work.join("layout");
     if layout.exists() {
         fs_err::remove_dir_all(&layout).unwrap();
     }
@@ -360,8 +474,9 @@ fn build(repo: &Repo, url: &str, jobs: usize, work: &Path) -> Run {
     let write = tw.elapsed();
     let wall = t.elapsed();
     let (cpu1, _) = cpu_times();
+    let _ = fs_err::remove_dir_all(&wd);
     Run {
-        jobs,
+        label: spec.label,
         wall,
         cpu: cpu1.saturating_sub(cpu0),
         rss: peak_rss_mib(),
@@ -378,6 +493,21 @@ fn secs(d: Duration) -> String {
     }
 }
 
+/// Runs `sh -c cmd`; returns (wall, CPU of the children, stdout as a number).
+fn reference(cmd: &str) -> (Duration, Duration, u64) {
+    let (_, child0) = cpu_times();
+    let t = Instant::now();
+    let o = Command::new("sh").arg("-c").arg(cmd).output().unwrap();
+    assert!(o.status.success(), "{cmd}");
+    let wall = t.elapsed();
+    let (_, child1) = cpu_times();
+    let n = String::from_utf8_lossy(&o.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    (wall, child1.saturating_sub(child0), n)
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo test --benches` probing; nothing to list
@@ -387,53 +517,82 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(400);
     let repo = repository(budget_mb);
+    let (changed_dir, changed, changed_size) = changed_repository(&repo);
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let work = tempfile::Builder::new()
         .prefix("apko-bench-")
         .tempdir_in(target_dir())
         .unwrap();
-
+    let w = work.path();
     let url = serve(repo.dir.clone());
-    let mut runs = vec![build(&repo, &url, threads, work.path())];
+    let changed_url = serve(changed_dir);
+    let spec = |label, url: &str, jobs, cache: &str, layering, zstd| Spec {
+        label,
+        url: url.to_owned(),
+        jobs,
+        cache: w.join(cache),
+        layering,
+        zstd,
+    };
+    let mut specs = vec![
+        spec("cold", &url, threads, "cache-a", false, false),
+        spec("warm, unchanged", &url, threads, "cache-a", false, false),
+        spec("cold, layering", &url, threads, "cache-b", true, false),
+        spec(
+            "one package changed, layering",
+            &changed_url,
+            threads,
+            "cache-b",
+            true,
+            false,
+        ),
+        spec("zstd cold", &url, threads, "cache-c", false, true),
+    ];
     if threads > 1 {
-        runs.push(build(&repo, &url, 1, work.path()));
+        specs.push(spec("cold, 1 thread", &url, 1, "cache-d", false, false));
     }
+    // `APKO_BENCH_ONLY=zstd`: only the runs whose label contains it (for profiling; the
+    // comparisons below need every run).
+    if let Ok(only) = std::env::var("APKO_BENCH_ONLY") {
+        for s in specs.iter().filter(|s| s.label.contains(only.as_str())) {
+            let r = build(&repo, s, w);
+            println!("{}: {} wall, {} CPU", r.label, secs(r.wall), secs(r.cpu));
+            for t in &r.out.timings {
+                println!("  {:?} {}", t.phase, secs(t.duration));
+            }
+        }
+        return;
+    }
+    let runs: Vec<Run> = specs.iter().map(|s| build(&repo, s, w)).collect();
+    let by = |label: &str| runs.iter().find(|r| r.label == label).unwrap();
     let digests: BTreeSet<String> = runs
         .iter()
+        .filter(|r| !r.label.contains("layering") && !r.label.contains("zstd"))
         .map(|r| r.out.index_digest().to_string())
         .collect();
-    assert_eq!(digests.len(), 1, "thread count changed the output");
+    assert_eq!(
+        digests.len(),
+        1,
+        "the cache or the thread count changed the output"
+    );
 
-    // The reference: tar + gzip -6 over the same tree, extracted from our layer.
-    let rootfs = work.path().join("rootfs");
+    // The references: tar + gzip -6 and tar + zstd -3 -T0 over the same tree, extracted from
+    // our layer.
+    let rootfs = w.join("rootfs");
     fs_err::create_dir(&rootfs).unwrap();
-    let layer = &runs[0].out.images[0];
     let status = Command::new("tar")
         .args([
             "-xzf",
-            layer.layers[0].path().to_str().unwrap(),
+            by("cold").out.images[0].layers[0].path().to_str().unwrap(),
             "-C",
             rootfs.to_str().unwrap(),
         ])
         .status()
         .unwrap();
     assert!(status.success(), "extracting the layer");
-    let (_, child0) = cpu_times();
-    let t = Instant::now();
-    let o = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "tar -cf - -C '{}' . | gzip -6 | wc -c",
-            rootfs.display()
-        ))
-        .output()
-        .unwrap();
-    let ref_wall = t.elapsed();
-    let (_, child1) = cpu_times();
-    let ref_size: u64 = String::from_utf8_lossy(&o.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0);
+    let tar = format!("tar -cf - -C '{}' .", rootfs.display());
+    let gz = reference(&format!("{tar} | gzip -6 | wc -c"));
+    let zs = reference(&format!("{tar} | zstd -3 -T0 -c | wc -c"));
 
     println!();
     println!(
@@ -443,11 +602,12 @@ fn main() {
         repo.bytes as f64 / 1e6,
         repo.apk_bytes as f64 / 1e6,
     );
+    println!(
+        "\"one package changed\": `{changed}` ({:.1} MB installed, the largest) at a new version with one more file",
+        changed_size as f64 / 1e6
+    );
     println!();
-    let header: Vec<String> = runs
-        .iter()
-        .map(|r| format!("{} thread(s)", r.jobs))
-        .collect();
+    let header: Vec<&str> = runs.iter().map(|r| r.label).collect();
     println!("| measure | {} |", header.join(" | "));
     println!("|---|{}", "---:|".repeat(runs.len()));
     let row = |name: &str, f: &dyn Fn(&Run) -> String| {
@@ -470,7 +630,7 @@ fn main() {
             "… of which downloading over HTTP (summed over workers)",
         ),
         (Phase::Install, "phase: install"),
-        (Phase::Layer, "phase: layer + gzip (+ OCI config, manifest)"),
+        (Phase::Layer, "phase: layers (+ OCI config, manifest)"),
         (Phase::Sbom, "phase: SBOM"),
         (Phase::Oci, "phase: OCI index"),
     ] {
@@ -486,23 +646,68 @@ fn main() {
         });
     }
     row("write layout + SBOM files", &|r| secs(r.write));
-    row("layer: uncompressed / gzip", &|r| {
-        let l = &r.out.images[0].layers[0].blob;
+    row("layers / uncompressed / compressed", &|r| {
+        let ls = &r.out.images[0].layers;
+        let (u, c) = ls.iter().fold((0, 0), |(u, c), l| {
+            (u + l.blob.digests.uncompressed_size, c + l.blob.size())
+        });
         format!(
-            "{:.0} / {:.0} MB",
-            l.digests.uncompressed_size as f64 / 1e6,
-            l.size() as f64 / 1e6
+            "{} / {:.0} / {:.0} MB",
+            ls.len(),
+            u as f64 / 1e6,
+            c as f64 / 1e6
         )
     });
     println!(
         "| reference `tar -cf - ROOTFS \\| gzip -6` | wall {}, CPU {}, {:.0} MB |",
-        secs(ref_wall),
-        secs(child1.saturating_sub(child0)),
-        ref_size as f64 / 1e6
+        secs(gz.0),
+        secs(gz.1),
+        gz.2 as f64 / 1e6
+    );
+    println!(
+        "| reference `tar -cf - ROOTFS \\| zstd -3 -T0` | wall {}, CPU {}, {:.0} MB |",
+        secs(zs.0),
+        secs(zs.1),
+        zs.2 as f64 / 1e6
+    );
+    println!();
+    let ratio = |a: &str, b: &str| by(a).wall.as_secs_f64() / by(b).wall.as_secs_f64();
+    let check = |ok: bool| if ok { "met" } else { "NOT met" };
+    let warm = ratio("warm, unchanged", "cold");
+    let one = ratio("one package changed, layering", "cold, layering");
+    let zstd = ratio("zstd cold", "cold");
+    let zstd_size = by("zstd cold").out.images[0].layers[0].blob.size();
+    let peak = runs.iter().map(|r| r.rss).fold(0.0, f64::max);
+    println!("| target | measured | |");
+    println!("|---|---:|---|");
+    println!(
+        "| warm unchanged ≤ 5 % of cold | {:.1} % | {} |",
+        warm * 100.0,
+        check(warm <= 0.05)
+    );
+    println!(
+        "| one package changed ≤ 25 % of cold (layering) | {:.1} % | {} |",
+        one * 100.0,
+        check(one <= 0.25)
+    );
+    println!(
+        "| zstd cold ≤ 0.5 × gzip cold | {:.2} × | {} |",
+        zstd,
+        check(zstd <= 0.5)
+    );
+    println!(
+        "| zstd layer no larger than gzip -6 | {:.0} MB vs {:.0} MB | {} |",
+        zstd_size as f64 / 1e6,
+        gz.2 as f64 / 1e6,
+        check(zstd_size <= gz.2)
+    );
+    println!(
+        "| peak RSS ≤ 256 MB | {peak:.0} MiB | {} |",
+        check(peak * 1.048_576 <= 256.0)
     );
     println!();
     println!(
-        "index digest (identical for every thread count): {}",
-        runs[0].out.index_digest()
+        "index digest (identical cold, warm and at 1 thread): {}",
+        by("cold").out.index_digest()
     );
 }

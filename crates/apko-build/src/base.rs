@@ -13,7 +13,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The largest index, manifest or config read from a base image.
-const MAX_DOCUMENT: u64 = 16 << 20;
+pub(crate) const MAX_DOCUMENT: u64 = 16 << 20;
 /// The largest installed database read.
 const MAX_DB: u64 = 256 << 20;
 
@@ -67,7 +67,7 @@ fn read_bounded(path: &Path, limit: u64, source: &Path) -> Result<Vec<u8>, Build
 }
 
 /// A blob of the layout, checked against its digest.
-fn blob(layout: &Path, d: &Digest, limit: u64) -> Result<Vec<u8>, BuildError> {
+pub(crate) fn blob(layout: &Path, d: &Digest, limit: u64) -> Result<Vec<u8>, BuildError> {
     let path = blob_path(layout, d)?;
     let bytes = read_bounded(&path, limit, layout)?;
     if Digest::of(&bytes) != *d {
@@ -76,7 +76,7 @@ fn blob(layout: &Path, d: &Digest, limit: u64) -> Result<Vec<u8>, BuildError> {
     Ok(bytes)
 }
 
-fn blob_path(layout: &Path, d: &Digest) -> Result<PathBuf, BuildError> {
+pub(crate) fn blob_path(layout: &Path, d: &Digest) -> Result<PathBuf, BuildError> {
     let text = d.to_string();
     let hex = text
         .strip_prefix("sha256:")
@@ -85,7 +85,11 @@ fn blob_path(layout: &Path, d: &Digest) -> Result<PathBuf, BuildError> {
     Ok(layout.join("blobs/sha256").join(hex))
 }
 
-fn json(bytes: &[u8], layout: &Path, what: &str) -> Result<serde_json::Value, BuildError> {
+pub(crate) fn json(
+    bytes: &[u8],
+    layout: &Path,
+    what: &str,
+) -> Result<serde_json::Value, BuildError> {
     serde_json::from_slice(bytes).map_err(|e| bad(layout, format!("{what} is not JSON: {e}")))
 }
 
@@ -99,7 +103,7 @@ fn strings(v: &serde_json::Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn digest_of(v: &serde_json::Value, layout: &Path) -> Result<Digest, BuildError> {
+pub(crate) fn digest_of(v: &serde_json::Value, layout: &Path) -> Result<Digest, BuildError> {
     v.get("digest")
         .and_then(|d| d.as_str())
         .and_then(|d| d.parse().ok())
@@ -109,6 +113,15 @@ fn digest_of(v: &serde_json::Value, layout: &Path) -> Result<Digest, BuildError>
 /// The image index of the layout at `layout`: its `index.json`, or the index it points at
 /// (nested once or more).
 fn image_index(layout: &Path) -> Result<serde_json::Value, BuildError> {
+    image_index_with_digest(layout).map(|(v, _)| v)
+}
+
+/// The image index of a layout (`index.json`, or the index it points at) and, when it is
+/// a blob, its digest.
+pub(crate) fn image_index_with_digest(
+    layout: &Path,
+) -> Result<(serde_json::Value, Option<Digest>), BuildError> {
+    let mut digest = None;
     if !layout.join("index.json").is_file() {
         return Err(bad(layout, "not an OCI image layout (no index.json)"));
     }
@@ -128,16 +141,22 @@ fn image_index(layout: &Path) -> Result<serde_json::Value, BuildError> {
             .cloned();
         match nested {
             Some(d) => {
-                index = json(
-                    &blob(layout, &digest_of(&d, layout)?, MAX_DOCUMENT)?,
-                    layout,
-                    "the image index",
-                )?;
+                let dg = digest_of(&d, layout)?;
+                index = json(&blob(layout, &dg, MAX_DOCUMENT)?, layout, "the image index")?;
+                digest = Some(dg);
             }
             None => break,
         }
     }
-    Ok(index)
+    if digest.is_none() {
+        // index.json is the image index itself (apko's layouts): its digest is its file's.
+        digest = Some(Digest::of(&read_bounded(
+            &layout.join("index.json"),
+            MAX_DOCUMENT,
+            layout,
+        )?));
+    }
+    Ok((index, digest))
 }
 
 /// Reads the image of `arch` from the OCI layout `layout`, and its installed database from

@@ -43,6 +43,7 @@ mod rootfs;
 mod sbom;
 mod session;
 mod vcs;
+mod verify;
 
 pub use builder::{ArchResolution, Builder, ResolvedPackage};
 pub use error::{BuildError, Mismatch};
@@ -58,6 +59,7 @@ pub use request::{BuildRequest, MAX_JOBS, SbomFormat, SourceDateEpoch, UnknownSb
 pub use rootfs::RootfsError;
 pub use session::Timing;
 pub use vcs::{VcsError, probe_vcs_url};
+pub use verify::{Difference, Verification, compare as compare_image};
 
 /// Re-exports of the crates a front end needs, so that it can depend on this crate alone.
 pub mod deps {

@@ -191,13 +191,10 @@ impl ExpandedCache {
         let (data, meta) = self.paths(&pending.key);
         let text = encode(package, size, sha256);
         let tmp_meta = pending.dir.path().join("meta");
-        {
-            let mut f = fs_err::File::create(&tmp_meta)?;
-            f.write_all(&text)?;
-            f.sync_all()?;
-        }
+        // No fsync (it would cost seconds per large build): an entry a crash left torn fails
+        // its checks on use and is written again.
+        fs_err::write(&tmp_meta, &text)?;
         let tmp_data = pending.data_path();
-        fs_err::File::open(&tmp_data)?.sync_all()?;
         // Another build may have written the same entry meanwhile: its content is the same
         // (the identity pins it), and a rename replaces it atomically for new readers while
         // files already open stay valid.

@@ -396,7 +396,8 @@ impl Cache {
             path: path.display().to_string(),
             source,
         };
-        tmp.as_file().sync_data().map_err(cache_err)?;
+        // No fsync: a cached copy is verified on use (size, signatures, checksums) and fetched
+        // again when a crash left it torn (docs/cache.md).
         tmp.persist(&path).map_err(|e| cache_err(e.error))?;
         Ok(path)
     }

@@ -149,7 +149,7 @@ impl Fetcher {
             }
             let mut spool = Spool::new(self.spool_dir.as_deref(), limit)?;
             self.get(url, None, &mut spool)?;
-            return Ok(Fetched::Temp(spool.into_temp_path(url)?));
+            return Ok(Fetched::Temp(spool.into_temp_path()));
         };
         let cached = cache.get(url);
         if let Some(path) = &cached
@@ -200,7 +200,7 @@ impl Fetcher {
                 source,
             })?;
         }
-        Ok(Fetched::Temp(spool.into_temp_path(url)?))
+        Ok(Fetched::Temp(spool.into_temp_path()))
     }
 
     /// An `APKINDEX.tar.gz`. Remote indexes are revalidated against the server (with the
@@ -365,15 +365,9 @@ impl Spool {
         }
     }
 
-    fn into_temp_path(self, url: &str) -> Result<tempfile::TempPath, FetchError> {
-        self.file
-            .as_file()
-            .sync_data()
-            .map_err(|source| FetchError::Io {
-                url: url.to_owned(),
-                source,
-            })?;
-        Ok(self.file.into_temp_path())
+    /// The spooled download (it lives only as long as the build: nothing to sync).
+    fn into_temp_path(self) -> tempfile::TempPath {
+        self.file.into_temp_path()
     }
 }
 

@@ -12,7 +12,7 @@ use crate::error::BuildError;
 use apko_fs::{Digests, LayerBlob};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 const FORMAT: &str = "apko-rs layer v1";
@@ -119,9 +119,7 @@ impl LayerCache {
     ) -> Result<PathBuf, BuildError> {
         let d = &blob.digests;
         let final_blob = self.blob_path(&d.compressed_sha256);
-        fs_err::File::open(pending.path())
-            .and_then(|f| f.sync_all())
-            .map_err(BuildError::io(pending.path().display()))?;
+        // No fsync: a blob a crash left torn fails its digest check on use.
         fs_err::rename(pending.path(), &final_blob)
             .map_err(BuildError::io(final_blob.display()))?;
         let entry = Entry {
@@ -134,12 +132,7 @@ impl LayerCache {
         let json = serde_json::to_vec(&entry).unwrap_or_default();
         let tmp = pending.dir.path().join("entry");
         let path = self.entry_path(key);
-        fs_err::File::create(&tmp)
-            .and_then(|mut f| {
-                f.write_all(&json)?;
-                f.sync_all()
-            })
-            .map_err(BuildError::io(tmp.display()))?;
+        fs_err::write(&tmp, &json).map_err(BuildError::io(tmp.display()))?;
         fs_err::rename(&tmp, &path).map_err(BuildError::io(path.display()))?;
         let _ = pending.dir.close();
         Ok(final_blob)
