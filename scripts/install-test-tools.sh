@@ -2,8 +2,8 @@
 # Installs the real consumers the test suite checks our output with (Debian/Ubuntu):
 # skopeo, umoci, runc, podman, oci-image-tool, the CNCF registry (docker-registry), the OCI image-spec
 # JSON schemas, and a Python venv with
-# pyspdxtools (spdx-tools), ntia-checker, jsonschema, pyjks and cyclonedx-python-lib (its JSON
-# validator); openssl, bzip2, cpio and bsdtar. Idempotent; prints where the venv is.
+# pyspdxtools (spdx-tools), ntia-checker, jsonschema, pyjks, cyclonedx-python-lib (its JSON
+# validator), securesystemslib, in-toto and in-toto-attestation (DSSE envelopes, statements); openssl, bzip2, cpio and bsdtar. Idempotent; prints where the venv is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,9 +30,10 @@ fi
 
 VENV=target/test-venv
 if [ ! -x "$VENV/bin/pyspdxtools" ] || [ ! -x "$VENV/bin/ntia-checker" ] \
-   || ! "$VENV/bin/python" -c 'import jsonschema, referencing, jks, cyclonedx.validation.json' 2>/dev/null; then
+   || ! "$VENV/bin/python" -c 'import jsonschema, referencing, jks, cyclonedx.validation.json, securesystemslib.dsse, in_toto.models.metadata, in_toto_attestation.v1.statement' 2>/dev/null; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check spdx-tools ntia-conformance-checker \
-    'jsonschema>=4.18' referencing pyjks 'cyclonedx-python-lib[json-validation]'
+    'jsonschema>=4.18' referencing pyjks 'cyclonedx-python-lib[json-validation]' \
+    'securesystemslib[crypto]' in-toto in-toto-attestation
 fi
 echo "$PWD/$VENV"

@@ -23,6 +23,8 @@ export APKO_TEST_VENV
 
 echo "== real consumers (skopeo, umoci, runc, unshare, oci-image-tool, OCI schemas, pyspdxtools)"
 cargo test --locked -p apko-cli --test consumers -- --ignored
+echo "== signed attestations (securesystemslib, in-toto, in-toto-attestation, docker-registry)"
+cargo test --locked -p apko-cli --test attestations -- --ignored
 echo "== container engine and archive readers (podman, its Engine API, cpio, bsdtar)"
 cargo test --locked -p apko-cli --test engines -- --ignored --skip podman_runs_the_alpine_repo_image
 echo "== erofs images read by erofs-utils (fsck.erofs, dump.erofs, mkfs.erofs)"

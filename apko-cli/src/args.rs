@@ -225,6 +225,23 @@ pub(crate) enum Command {
         #[arg(long)]
         no_descriptions: bool,
     },
+    /// Check the signed attestations (SBOMs, SLSA provenance) of an image built with
+    /// `--sign-key`: the signature, the payload type and that each statement is about the
+    /// image. Prints what was verified.
+    VerifyAttestation {
+        /// The image: an OCI layout directory (its referrers are checked too) or a tarball.
+        image: PathBuf,
+        /// The public key (PEM, `PUBLIC KEY`; ECDSA P-256 or Ed25519).
+        #[arg(long, value_name = "PUB")]
+        key: PathBuf,
+        /// Where the `*.dsse.json` files are (default: the layout directory, or the
+        /// tarball's directory).
+        #[arg(long, value_name = "DIR")]
+        attestations: Option<PathBuf>,
+        /// Only attestations of this type count: `spdx`, `cyclonedx` or `slsaprovenance`.
+        #[arg(long = "type", value_name = "TYPE")]
+        kind: Option<String>,
+    },
 }
 
 impl Command {
@@ -256,7 +273,8 @@ impl Command {
             | Command::Version { .. }
             | Command::Erofs { .. }
             | Command::Sbom { .. }
-            | Command::Completion { .. } => None,
+            | Command::Completion { .. }
+            | Command::VerifyAttestation { .. } => None,
         }
     }
 }
@@ -298,6 +316,15 @@ pub(crate) struct ImageOpts {
     /// commit as `vcs-url` (`--vcs=false` to skip; a `vcs-url` in the configuration wins).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub(crate) vcs: bool,
+    /// Sign the image SBOMs and the provenance with this PEM private key (ECDSA P-256 or
+    /// Ed25519; PKCS#8 or SEC1): DSSE envelopes `*.dsse.json` next to the SBOMs, and OCI
+    /// referrers in a layout or the registry.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) sign_key: Option<PathBuf>,
+    /// Make the SLSA provenance v1 of the build (`provenance.intoto.json`, or
+    /// `provenance.dsse.json` when signed); default: on with --sign-key.
+    #[arg(long, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub(crate) provenance: Option<bool>,
 }
 
 #[derive(Debug, Args)]

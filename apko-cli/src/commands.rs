@@ -219,6 +219,17 @@ pub(crate) fn run(mut cli: Cli) -> Result<(), CliError> {
                 _ => Ok(()),
             }
         }
+        Command::VerifyAttestation {
+            image,
+            key,
+            attestations,
+            kind,
+        } => crate::verify_attestation::verify_attestation(
+            &image,
+            &key,
+            attestations.as_deref(),
+            kind.as_deref(),
+        ),
         Command::Version { json } => {
             let text = if json {
                 crate::version::json()
@@ -279,6 +290,10 @@ fn image_request(
     }
     req.sbom = image.sbom;
     req.sbom_formats = sbom_formats;
+    if let Some(path) = &image.sign_key {
+        req.signing_key = Some(apko_build::read_signing_key(path)?);
+    }
+    req.provenance = image.provenance.unwrap_or(image.sign_key.is_some());
     req.annotations = parse_annotations(&image.annotations)?;
     // `--vcs`: as apko, only when the configuration has no `vcs-url`; failures only logged.
     if image.vcs
@@ -557,7 +572,7 @@ fn build(mut req: BuildRequest, output: &Path, sbom_path: Option<&Path>) -> Resu
     // Both or neither: SBOMs are written first and removed again if the image cannot be
     // written afterwards (or the command is interrupted before it is).
     let mut sboms = Vec::new();
-    if sbom {
+    if sbom || !out.attestations.is_empty() {
         let dir = match sbom_path {
             Some(p) => p.to_owned(),
             None if layout => output.to_owned(),
@@ -568,8 +583,14 @@ fn build(mut req: BuildRequest, output: &Path, sbom_path: Option<&Path>) -> Resu
                 .to_owned(),
         };
         cleanup::temp_prefix(&dir, ".sbom-");
-        sboms = out.write_sboms(&dir)?;
+        cleanup::temp_prefix(&dir, ".provenance.");
+        if sbom {
+            sboms = out.write_sboms(&dir)?;
+        }
         cleanup::uncommitted(&sboms);
+        let attestations = out.write_attestations(&dir)?;
+        cleanup::uncommitted(&attestations);
+        sboms.extend(attestations);
     }
     let written = if layout {
         out.write_layout(output)

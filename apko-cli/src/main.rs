@@ -22,6 +22,7 @@ mod render;
 mod show;
 mod slices;
 mod verify;
+mod verify_attestation;
 mod version;
 
 use clap::Parser;

@@ -37,8 +37,15 @@ pub(crate) fn publish(
         let n = out.attach_sboms(&client, tags)?;
         crate::render::notice(&format!("attached {n} SBOMs as OCI referrers"));
     }
+    if !out.attestations.is_empty() {
+        let n = out.attach_attestations(&client, tags)?;
+        crate::render::notice(&format!("attached {n} attestations as OCI referrers"));
+    }
     if sbom && let Some(dir) = sbom_path {
         out.write_sboms(dir)?;
+    }
+    if let Some(dir) = sbom_path {
+        out.write_attestations(dir)?;
     }
     if let Some(path) = image_refs {
         let mut text = String::new();

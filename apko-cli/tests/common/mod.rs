@@ -209,3 +209,88 @@ pub(crate) fn layout_index_digest(layout: &Path) -> String {
         fs_err::read(layout.join("index.json")).unwrap(),
     ))
 }
+
+/// A CNCF distribution registry (Debian's `docker-registry`) on a free 127.0.0.1 port, stopped
+/// when dropped.
+pub(crate) struct LocalRegistry {
+    child: std::process::Child,
+    pub(crate) host: String,
+    _dir: tempfile::TempDir,
+}
+
+impl LocalRegistry {
+    pub(crate) fn start() -> LocalRegistry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let host = format!("127.0.0.1:{port}");
+        let config = dir.path().join("config.yml");
+        fs_err::write(
+            &config,
+            format!(
+                "version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\nhttp:\n  addr: {host}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot run docker-registry: {e}; install the test tools with scripts/install-test-tools.sh")
+            });
+        let reg = LocalRegistry {
+            child,
+            host,
+            _dir: dir,
+        };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&reg.host).is_ok() {
+                return reg;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("docker-registry did not start on {}", reg.host);
+    }
+
+    /// The body of `GET path` (following redirects), with `Accept: accept` when given.
+    pub(crate) fn get(&self, path: &str, accept: Option<&str>) -> Vec<u8> {
+        let host = &self.host;
+        let mut s = std::net::TcpStream::connect(host).unwrap();
+        let accept = accept.map_or(String::new(), |a| format!("Accept: {a}\r\n"));
+        write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n{accept}\r\n").unwrap();
+        let mut resp = Vec::new();
+        s.read_to_end(&mut resp).unwrap();
+        let split = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&resp[..split]).into_owned();
+        if head.contains(" 307 ") || head.contains(" 302 ") {
+            let location = head
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("Location: ")
+                        .or_else(|| l.strip_prefix("location: "))
+                })
+                .unwrap()
+                .trim();
+            let path = location
+                .split_once(host.as_str())
+                .map_or(location, |(_, p)| p);
+            return self.get(path, None);
+        }
+        assert!(head.contains(" 200 "), "GET {path}: {head}");
+        resp[split + 4..].to_vec()
+    }
+}
+
+impl Drop for LocalRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

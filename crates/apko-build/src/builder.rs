@@ -96,12 +96,10 @@ impl Builder {
             images.push(image_stage(&s, &rootfs)?);
         }
         let out = s.stage(None, Phase::Oci, 0, || {
-            Ok(BuildOutput::new(
-                images,
-                &s.plan.config,
-                s.req.tag.clone(),
-                &s.req.sboms(),
-            ))
+            Ok(
+                BuildOutput::new(images, &s.plan.config, s.req.tag.clone(), &s.req.sboms())
+                    .with_attestations(&s.req),
+            )
         })?;
         Ok(out.with_timings(s.timings()))
     }

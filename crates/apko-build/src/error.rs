@@ -206,6 +206,9 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    /// A signing or verification key, or an attestation, cannot be used.
+    #[error(transparent)]
+    Attestation(#[from] crate::attest::AttestationError),
 }
 
 /// How a fetched package differs from its record.
@@ -276,6 +279,7 @@ impl BuildError {
             ),
             BuildError::Lock(e) => s(e.hint()),
             BuildError::Rootfs(e) => e.hint(),
+            BuildError::Attestation(e) => e.hint().map(str::to_owned),
             BuildError::Publish { source, .. } => source.hint().map(str::to_owned),
             BuildError::Engine(apko_oci::engine::EngineError::Connect { .. }) => s(
                 "start the engine (for podman: `podman system service --time=0 unix:///run/podman/podman.sock`) and point DOCKER_HOST at its socket (`unix:///path`)",

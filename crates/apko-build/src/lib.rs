@@ -27,6 +27,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod attest;
 mod base;
 mod builder;
 mod error;
@@ -45,6 +46,10 @@ mod session;
 mod vcs;
 mod verify;
 
+pub use attest::{
+    ANNOTATION_PREDICATE_TYPE, Attestation, AttestationError, AttestationKind, MEDIA_TYPE_DSSE,
+    MEDIA_TYPE_STATEMENT, Verified, read_signing_key, read_verifying_key, verify_attestations,
+};
 pub use builder::{ArchResolution, Builder, ResolvedPackage};
 pub use error::{BuildError, Mismatch};
 pub use image::{ArchImage, Layer};

@@ -26,6 +26,8 @@ pub struct BuildOutput {
     pub index_cyclonedx: Option<Vec<u8>>,
     /// Where the time went.
     pub timings: Vec<Timing>,
+    /// The signed SBOMs and the provenance, when asked for (docs/sbom.md).
+    pub attestations: Vec<crate::attest::Attestation>,
     reference: Reference,
 }
 
@@ -73,8 +75,15 @@ impl BuildOutput {
             index_sbom: index_sboms.spdx,
             index_cyclonedx: index_sboms.cyclonedx,
             timings: Vec::new(),
+            attestations: Vec::new(),
             reference,
         }
+    }
+
+    /// With the attestations `req` asks for (`provenance`, `signing_key`).
+    pub(crate) fn with_attestations(mut self, req: &crate::request::BuildRequest) -> BuildOutput {
+        self.attestations = crate::attest::attestations(&self, req);
+        self
     }
 
     pub(crate) fn with_timings(mut self, timings: Vec<Timing>) -> BuildOutput {
@@ -120,9 +129,23 @@ impl BuildOutput {
             .collect()
     }
 
-    /// Writes an OCI image layout into `dir` (created if needed).
+    /// Writes an OCI image layout into `dir` (created if needed). With attestations,
+    /// `index.json` also lists their referrer manifests (`subject`: the image), after the
+    /// images.
     pub fn write_layout(&self, dir: &Path) -> Result<(), BuildError> {
-        apko_oci::write_layout(dir, &self.index_json, &self.blobs(None))?;
+        let referrers = crate::attest::referrers(self);
+        if referrers.is_empty() {
+            apko_oci::write_layout(dir, &self.index_json, &self.blobs(None))?;
+            return Ok(());
+        }
+        let mut index: Index =
+            serde_json::from_slice(&self.index_json).expect("the index reads back");
+        let mut blobs = self.blobs(None);
+        for (entry, artifact) in referrers {
+            index.manifests.push(entry);
+            blobs.push(artifact);
+        }
+        apko_oci::write_layout(dir, &to_go_json(&index), &blobs)?;
         Ok(())
     }
 
@@ -288,6 +311,76 @@ impl BuildOutput {
             }
         }
         Ok(n)
+    }
+
+    /// Attaches the attestations to the images they are about, as [`BuildOutput::attach_sboms`]
+    /// attaches SBOMs (artifact type [`crate::MEDIA_TYPE_DSSE`], or
+    /// [`crate::MEDIA_TYPE_STATEMENT`] when unsigned; annotated with the predicate type).
+    /// Returns how many were attached.
+    pub fn attach_attestations(
+        &self,
+        registry: &dyn apko_oci::registry::Registry,
+        tags: &[Reference],
+    ) -> Result<usize, BuildError> {
+        use apko_oci::registry::Repository;
+        use apko_oci::registry::referrers::{Artifact, attach};
+        let mut repos: Vec<Repository> = tags
+            .iter()
+            .map(|r| Repository {
+                registry: r.registry.clone(),
+                name: r.repository.clone(),
+            })
+            .collect();
+        repos.sort();
+        repos.dedup();
+        let mut n = 0;
+        for repo in &repos {
+            for a in &self.attestations {
+                let title = a.file_name();
+                let artifact = Artifact {
+                    artifact_type: a.media_type(),
+                    bytes: a.bytes(),
+                    title: &title,
+                };
+                for i in self
+                    .images
+                    .iter()
+                    .filter(|i| a.subjects.contains(&i.manifest.descriptor.digest))
+                {
+                    let annotations = crate::attest::referrer_annotations(a, i.created);
+                    attach(
+                        registry,
+                        repo,
+                        &crate::attest::subject(i),
+                        &artifact,
+                        &annotations,
+                    )
+                    .map_err(|source| BuildError::Publish {
+                        target: repo.to_string(),
+                        source,
+                    })?;
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Writes the attestations into `dir`: `sbom-<arch>.spdx.dsse.json`,
+    /// `sbom-<arch>.cdx.dsse.json`, `provenance.dsse.json` (signed), or
+    /// `provenance.intoto.json` (unsigned); returns the files written.
+    pub fn write_attestations(&self, dir: &Path) -> Result<Vec<PathBuf>, BuildError> {
+        if self.attestations.is_empty() {
+            return Ok(Vec::new());
+        }
+        fs_err::create_dir_all(dir).map_err(BuildError::io(dir.display()))?;
+        let mut written = Vec::new();
+        for a in &self.attestations {
+            let p = dir.join(a.file_name());
+            write_file(&p, a.bytes())?;
+            written.push(p);
+        }
+        Ok(written)
     }
 
     /// Writes the SBOMs that were made into `dir`: `sbom-<arch>.spdx.json` for every image

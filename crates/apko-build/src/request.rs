@@ -156,6 +156,10 @@ pub struct BuildRequest {
     /// Where expanded packages and layers are kept during the build (a temporary directory
     /// by default).
     pub work_dir: Option<PathBuf>,
+    /// `--provenance`: make the SLSA provenance v1 statement of the build (docs/sbom.md).
+    pub provenance: bool,
+    /// `--sign-key`: sign every image SBOM and the provenance as DSSE envelopes.
+    pub signing_key: Option<apko_sbom::dsse::SigningKey>,
 }
 
 impl BuildRequest {
@@ -191,6 +195,8 @@ impl BuildRequest {
             http_credentials: Vec::new(),
             alpine_releases_url: apko_apk::discovery::ALPINE_RELEASES_URL.to_owned(),
             work_dir: None,
+            provenance: false,
+            signing_key: None,
         }
     }
 

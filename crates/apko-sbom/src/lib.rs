@@ -37,11 +37,14 @@
 mod bom;
 mod build;
 pub mod cyclonedx;
+pub mod dsse;
 mod graph;
 mod merge;
 mod package_doc;
+pub mod provenance;
 mod purl;
 pub mod spdx;
+pub mod statement;
 mod uuid;
 
 pub use bom::{image_bom, index_bom, serial_number};

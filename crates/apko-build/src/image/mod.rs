@@ -39,6 +39,11 @@ pub struct ArchImage {
     pub sbom: Option<Vec<u8>>,
     /// The CycloneDX document, serialised.
     pub cyclonedx: Option<Vec<u8>>,
+    /// What this image was installed from, for its provenance: the packages (fetched from
+    /// where, with which checksums), in install order.
+    pub materials: Vec<apko_sbom::provenance::PackageMaterial>,
+    /// The manifest digest of the base image (`contents.baseimage`), if there is one.
+    pub base_image: Option<apko_oci::Digest>,
 }
 
 /// Environment variables: the configured ones plus apko's defaults, as sorted `K=V`.
@@ -164,5 +169,11 @@ pub(crate) fn assemble(
         created: rootfs.build_date,
         sbom: None,
         cyclonedx: None,
+        materials: rootfs
+            .packages
+            .iter()
+            .map(|e| crate::attest::material(e, rootfs.arch))
+            .collect(),
+        base_image: base.map(|b| b.manifest_digest),
     })
 }

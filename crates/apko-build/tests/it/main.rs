@@ -1,6 +1,7 @@
 //! End-to-end builds from fixture repositories written by our own APK writer.
 #![allow(clippy::disallowed_methods)]
 
+mod attest;
 mod baseimage;
 mod cache;
 mod compression;

@@ -38,11 +38,33 @@ pub fn attach(
     artifact: &Artifact<'_>,
     annotations: &BTreeMap<String, String>,
 ) -> Result<Descriptor, RegistryError> {
-    let empty = b"{}".to_vec();
+    let empty = EMPTY_JSON.to_vec();
     let empty_desc = Descriptor::of(MEDIA_TYPE_EMPTY, &empty);
     let layer = Descriptor::of(artifact.artifact_type, artifact.bytes);
     registry.push_blob(repo, &layer.digest, &Blob::Bytes(artifact.bytes.to_vec()))?;
     registry.push_blob(repo, &empty_desc.digest, &Blob::Bytes(empty))?;
+    let bytes = artifact_manifest(subject, artifact, annotations);
+    let mut desc = Descriptor::of(MEDIA_TYPE_MANIFEST, &bytes);
+    registry.push_manifest(repo, &desc.digest.to_string(), MEDIA_TYPE_MANIFEST, &bytes)?;
+    desc.artifact_type = Some(artifact.artifact_type.to_owned());
+    if !registry.has_referrers_api(repo)? {
+        update_referrers_tag(registry, repo, &subject.digest, &desc)?;
+    }
+    Ok(desc)
+}
+
+/// The content of the empty config of an artifact manifest ([`MEDIA_TYPE_EMPTY`]).
+pub const EMPTY_JSON: &[u8] = b"{}";
+
+/// The artifact manifest [`attach`] pushes for `artifact` (its config [`EMPTY_JSON`], its one
+/// layer the document), also what an OCI layout holds as a referrer.
+pub fn artifact_manifest(
+    subject: &Descriptor,
+    artifact: &Artifact<'_>,
+    annotations: &BTreeMap<String, String>,
+) -> Vec<u8> {
+    let empty_desc = Descriptor::of(MEDIA_TYPE_EMPTY, EMPTY_JSON);
+    let layer = Descriptor::of(artifact.artifact_type, artifact.bytes);
     let mut layer_json = plain(&layer);
     layer_json["annotations"] =
         serde_json::json!({"org.opencontainers.image.title": artifact.title});
@@ -55,14 +77,7 @@ pub fn attach(
         "subject": plain(subject),
         "annotations": annotations,
     });
-    let bytes = serde_json::to_vec(&manifest).expect("JSON values serialise");
-    let mut desc = Descriptor::of(MEDIA_TYPE_MANIFEST, &bytes);
-    registry.push_manifest(repo, &desc.digest.to_string(), MEDIA_TYPE_MANIFEST, &bytes)?;
-    desc.artifact_type = Some(artifact.artifact_type.to_owned());
-    if !registry.has_referrers_api(repo)? {
-        update_referrers_tag(registry, repo, &subject.digest, &desc)?;
-    }
-    Ok(desc)
+    serde_json::to_vec(&manifest).expect("JSON values serialise")
 }
 
 /// The referrers tag of a subject: `sha256-<hex>`.
