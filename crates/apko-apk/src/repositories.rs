@@ -31,9 +31,7 @@ use crate::Checksum;
 use crate::index::{ApkIndex, IndexTrust, IndexVerification, read_index};
 use crate::info::PackageInfo;
 use crate::keys::{KeyError, Keyring};
-use crate::package::{
-    CachedData, ExpandedCache, ExpandedPackage, HashingWriter, Limits, PackageError, expand,
-};
+use crate::package::{CachedData, ExpandedCache, ExpandedPackage, Limits, PackageError, expand};
 use crate::source::{FetchError, Fetcher, RepositoryUrl, is_remote, redact};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -366,21 +364,6 @@ impl Repositories {
         unreachable!("the second attempt returns")
     }
 
-    /// Fetches, verifies and expands the package `req` describes, writing its decompressed
-    /// data segment to `data_path` (entries point into it by offset).
-    ///
-    /// Checked, in order: the file size against `S:` (before decompressing anything), the
-    /// signatures and the identity `C:` (while streaming, with the decompressed data bounded
-    /// by `I:`), the `.PKGINFO` name and version against the record, and the data segment
-    /// against a lockfile's pin.
-    pub fn package(
-        &self,
-        req: PackageRequest<'_>,
-        data_path: &Path,
-    ) -> Result<VerifiedPackage, PackageFetchError> {
-        self.package_with(req, data_path, |w| w).map(|(v, _)| v)
-    }
-
     /// [`Repositories::package`] through the expanded-package cache when there is one
     /// ([`Repositories::with_expanded_cache`]) and the package's identity is known: a package
     /// found there is neither fetched nor decompressed (its data is checked by
@@ -427,10 +410,10 @@ impl Repositories {
             });
         };
         let tmp = pending.data_path();
-        let (v, w) = self.package_with(req, &tmp, HashingWriter::new)?;
-        let (_, size, sha256) = w.finish();
+        let v = self.package(req, &tmp)?;
+        let size = fs_err::metadata(&tmp).map_err(io(&tmp))?.len();
         let data = cache
-            .commit(pending, &v.package, size, sha256)
+            .commit(pending, &v.package, size)
             .map_err(io(cache.root()))?;
         Ok(ExpandedFile {
             package: v.package,
@@ -457,12 +440,18 @@ impl Repositories {
         self.package_cached(req, scratch)
     }
 
-    fn package_with<W: Write>(
+    /// Fetches, verifies and expands the package `req` describes, writing its decompressed
+    /// data segment to `data_path` (entries point into it by offset).
+    ///
+    /// Checked, in order: the file size against `S:` (before decompressing anything), the
+    /// signatures and the identity `C:` (while streaming, with the decompressed data bounded
+    /// by `I:`), the `.PKGINFO` name and version against the record, and the data segment
+    /// against a lockfile's pin.
+    pub fn package(
         &self,
         req: PackageRequest<'_>,
         data_path: &Path,
-        wrap: impl Fn(std::io::BufWriter<fs_err::File>) -> W,
-    ) -> Result<(VerifiedPackage, W), PackageFetchError> {
+    ) -> Result<VerifiedPackage, PackageFetchError> {
         let info = req.info;
         let pkg = info.name_version();
         let expected = info.checksum;
@@ -514,7 +503,7 @@ impl Repositories {
                 &pkg,
                 &self.package_limits(info, expected.as_ref()),
                 expected.as_ref(),
-                wrap(std::io::BufWriter::with_capacity(1 << 20, out)),
+                std::io::BufWriter::with_capacity(1 << 20, out),
             ) {
                 Ok((package, mut w)) => {
                     w.flush().map_err(io(data_path))?;
@@ -530,13 +519,10 @@ impl Repositories {
                     {
                         return Err(PackageFetchError::DataPin);
                     }
-                    return Ok((
-                        VerifiedPackage {
-                            package,
-                            fetch_time,
-                        },
-                        w,
-                    ));
+                    return Ok(VerifiedPackage {
+                        package,
+                        fetch_time,
+                    });
                 }
                 Err(e) if attempt == 0 && retry => {
                     (self.warn)(&format!(

@@ -457,7 +457,7 @@ fn build(repo: &Repo, spec: &Spec, work: &Path) -> Run {
     );
     req.source_date_epoch = SourceDateEpoch::Set(0);
     req.jobs = spec.jobs;
-    let wd = work.join("work");
+    let wd = work.join(format!("work-{}", spec.label.replace([' ', ','], "-")));
     req.work_dir = Some(wd.clone());
     req.cache_dir = Some(spec.cache.clone());
     if spec.zstd {
@@ -474,7 +474,6 @@ fn build(repo: &Repo, spec: &Spec, work: &Path) -> Run {
     let write = tw.elapsed();
     let wall = t.elapsed();
     let (cpu1, _) = cpu_times();
-    let _ = fs_err::remove_dir_all(&wd);
     Run {
         label: spec.label,
         wall,
@@ -555,6 +554,7 @@ fn main() {
     // comparisons below need every run).
     if let Ok(only) = std::env::var("APKO_BENCH_ONLY") {
         for s in specs.iter().filter(|s| s.label.contains(only.as_str())) {
+            let _ = Command::new("sync").status();
             let r = build(&repo, s, w);
             println!("{}: {} wall, {} CPU", r.label, secs(r.wall), secs(r.cpu));
             for t in &r.out.timings {
@@ -563,7 +563,17 @@ fn main() {
         }
         return;
     }
-    let runs: Vec<Run> = specs.iter().map(|s| build(&repo, s, w)).collect();
+    // Each run starts with no dirty pages left by the previous ones (`sync`, untimed), and a
+    // cache is deleted as soon as no later run uses it, so that write-back of earlier runs'
+    // gigabytes does not slow down later ones.
+    let mut runs: Vec<Run> = Vec::new();
+    for (i, s) in specs.iter().enumerate() {
+        let _ = Command::new("sync").status();
+        runs.push(build(&repo, s, w));
+        if !specs[i + 1..].iter().any(|later| later.cache == s.cache) {
+            let _ = fs_err::remove_dir_all(&s.cache);
+        }
+    }
     let by = |label: &str| runs.iter().find(|r| r.label == label).unwrap();
     let digests: BTreeSet<String> = runs
         .iter()

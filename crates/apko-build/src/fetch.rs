@@ -91,7 +91,15 @@ pub(crate) struct FetchedArch {
 pub(crate) fn fetch(s: &Session, a: &ArchPackages) -> Result<FetchedArch, BuildError> {
     let dir = s.arch_dir(a)?;
     let arch = a.arch.apk_name();
-    let items: Vec<(usize, &Chosen)> = a.packages.iter().enumerate().collect();
+    // Largest first, so that a big package does not end the stage on one worker while the
+    // others idle; results go back to install order below.
+    let mut items: Vec<(usize, &Chosen)> = a.packages.iter().enumerate().collect();
+    items.sort_by_key(|(i, c)| {
+        (
+            std::cmp::Reverse(c.info.installed_size.max(c.info.size)),
+            *i,
+        )
+    });
     let results = s.pool.map(&items, |(i, chosen)| {
         let pkg = chosen.info.name_version();
         let data = dir.join(format!("{i:05}-{pkg}.tar"));
@@ -116,9 +124,15 @@ pub(crate) fn fetch(s: &Session, a: &ArchPackages) -> Result<FetchedArch, BuildE
             got.fetch_time,
         ))
     });
-    let mut packages = Vec::with_capacity(results.len());
+    let mut ordered: Vec<Option<Result<(Expanded, Duration), BuildError>>> =
+        (0..results.len()).map(|_| None).collect();
+    for ((i, _), r) in items.iter().zip(results) {
+        ordered[*i] = Some(r);
+    }
+    let mut packages = Vec::with_capacity(ordered.len());
     let mut fetch_time = Duration::ZERO;
-    for r in results {
+    // The first failure in install order is the one reported, whatever finished first.
+    for r in ordered.into_iter().flatten() {
         let (e, t) = r?;
         packages.push(e);
         fetch_time += t;
@@ -130,8 +144,8 @@ pub(crate) fn fetch(s: &Session, a: &ArchPackages) -> Result<FetchedArch, BuildE
 }
 
 /// Makes sure the source files `sources` of `rootfs`'s tree hold what their identities say
-/// before a layer is written from them: data found in the expanded-package cache is hashed
-/// (in parallel) and, when it does not match, expanded again from the package. `verified`
+/// before a layer is written from them: data found in the expanded-package cache is checked
+/// (every file against its SHA-1 checksum, in parallel) and, when it does not match, expanded again from the package. `verified`
 /// remembers the sources checked already.
 pub(crate) fn prepare_sources(
     s: &Session,
@@ -161,7 +175,7 @@ pub(crate) fn prepare_sources(
     let arch = rootfs.arch.apk_name();
     let results = s.pool.map(&todo, |(src, e)| {
         let data = e.unverified.as_ref().expect("filtered");
-        if data.verify().unwrap_or(false) {
+        if data.verify(&e.package.entries).unwrap_or(false) {
             return Ok(*src);
         }
         let pkg = e.chosen.info.name_version();

@@ -5,8 +5,8 @@
 //!
 //! * `<key>.tar`: the package's decompressed data segment (entries point into it by offset);
 //! * `<key>.meta`: a checksum line (`sha256:<hex>` of the rest) and a JSON document with the
-//!   control information, the data entries, the digests, and the size and SHA-256 of the
-//!   `.tar`.
+//!   control information, the data entries (with their SHA-1 checksums), the digests, and the
+//!   size of the `.tar`.
 //!
 //! `<key>` is `<name>-<version>-<identity in hex>`: the identity (`C:`) is what the signed
 //! index names, the SHA-1 of the control segment, and that segment pins the data segment by
@@ -17,7 +17,9 @@
 //!
 //! Verified on use: the metadata by its checksum line, its format, identity, name and version
 //! (a mismatch is a miss, and the entry is written again); the data by its size when the entry
-//! is found, and by its SHA-256 before its contents are read ([`CachedData::verify`]): a
+//! is found, and every file's content by its SHA-1 checksum before it is read
+//! ([`CachedData::verify`]: exactly the bytes a layer copies, and nothing to hash while
+//! expanding, since expanding computes those checksums anyway): a
 //! rebuild whose layers are all cached never reads it. The cache trusts its directory as the
 //! download cache does: whoever can write it can make entries consistent with themselves.
 
@@ -30,11 +32,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The format name written in every entry; another one is a miss.
-const FORMAT: &str = "apko-rs expanded package v1";
+const FORMAT: &str = "apko-rs expanded package v3";
 
 /// The largest metadata file read (entries of a package with a hundred thousand files fit).
 const MAX_META: u64 = 256 << 20;
@@ -52,27 +54,41 @@ pub struct CachedData {
     pub path: PathBuf,
     /// Its size.
     pub size: u64,
-    /// Its SHA-256.
-    pub sha256: [u8; 32],
 }
 
 impl CachedData {
-    /// Whether the file still has the size and SHA-256 recorded when it was written.
-    pub fn verify(&self) -> std::io::Result<bool> {
-        let mut f = fs_err::File::open(&self.path)?;
+    /// Whether the file still has its size and every regular file of `entries` (the
+    /// package's entries, which point into it) still has its SHA-1 checksum. An entry with
+    /// another kind of checksum (legacy MD5) cannot be checked: `false`.
+    pub fn verify(&self, entries: &[DataEntry]) -> std::io::Result<bool> {
+        use sha1::{Digest as _, Sha1};
+        use std::os::unix::fs::FileExt as _;
+        let f = fs_err::File::open(&self.path)?;
         if f.metadata()?.len() != self.size {
             return Ok(false);
         }
-        let mut h = Sha256::new();
         let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = f.read(&mut buf)?;
-            if n == 0 {
-                break;
+        for e in entries.iter().filter(|e| e.kind == DataKind::File) {
+            let Some(Checksum::Sha1(want)) = e.checksum else {
+                return Ok(false);
+            };
+            if e.data_offset.saturating_add(e.size) > self.size {
+                return Ok(false);
             }
-            h.update(&buf[..n]);
+            let mut h = Sha1::new();
+            let mut done = 0u64;
+            while done < e.size {
+                let n = usize::try_from((e.size - done).min(buf.len() as u64)).unwrap_or(0);
+                f.file()
+                    .read_exact_at(&mut buf[..n], e.data_offset + done)?;
+                h.update(&buf[..n]);
+                done += n as u64;
+            }
+            if <[u8; 20]>::from(h.finalize()) != want {
+                return Ok(false);
+            }
         }
-        Ok(<[u8; 32]>::from(h.finalize()) == self.sha256)
+        Ok(true)
     }
 }
 
@@ -135,7 +151,7 @@ impl ExpandedCache {
     }
 
     /// The entry of the package `info` describes (its identity `C:` must be known), if the
-    /// cache has a complete and consistent one. The data's size is checked here, its SHA-256
+    /// cache has a complete and consistent one. The data's size is checked here, its content
     /// by [`CachedData::verify`] before use.
     pub fn get(&self, info: &PackageInfo) -> Option<CachedPackage> {
         let identity = info.checksum?;
@@ -143,7 +159,7 @@ impl ExpandedCache {
         let (data, meta) = self.paths(&key);
         let text = read_bounded(&meta)?;
         let package = decode(&text)?;
-        let (package, size, sha256) = package;
+        let (package, size) = package;
         if package.digests.identity != identity
             || package.control.info.name != info.name
             || package.control.info.version != info.version
@@ -155,11 +171,7 @@ impl ExpandedCache {
         }
         Some(CachedPackage {
             package,
-            data: CachedData {
-                path: data,
-                size,
-                sha256,
-            },
+            data: CachedData { path: data, size },
         })
     }
 
@@ -179,17 +191,16 @@ impl ExpandedCache {
         }))
     }
 
-    /// Moves a written entry into place: the data (of `size` bytes hashing to `sha256`) first,
+    /// Moves a written entry into place: the data (of `size` bytes) first,
     /// then the metadata. Returns the entry as [`ExpandedCache::get`] would.
     pub fn commit(
         &self,
         pending: PendingEntry,
         package: &ExpandedPackage,
         size: u64,
-        sha256: [u8; 32],
     ) -> std::io::Result<CachedData> {
         let (data, meta) = self.paths(&pending.key);
-        let text = encode(package, size, sha256);
+        let text = encode(package, size);
         let tmp_meta = pending.dir.path().join("meta");
         // No fsync (it would cost seconds per large build): an entry a crash left torn fails
         // its checks on use and is written again.
@@ -202,11 +213,7 @@ impl ExpandedCache {
         fs_err::rename(&tmp_meta, &meta)?;
         // Empty now; failing to remove it only leaves an empty directory behind.
         let _ = pending.dir.close();
-        Ok(CachedData {
-            path: data,
-            size,
-            sha256,
-        })
+        Ok(CachedData { path: data, size })
     }
 
     /// Removes the entry of `info` (a data file that failed verification).
@@ -230,7 +237,6 @@ fn read_bounded(path: &Path) -> Option<Vec<u8>> {
 struct Meta {
     format: String,
     data_size: u64,
-    data_sha256: String,
     identity: String,
     signed: [String; 3],
     segment_data_sha256: String,
@@ -276,12 +282,11 @@ fn is_zero(v: &u32) -> bool {
     *v == 0
 }
 
-fn encode(p: &ExpandedPackage, size: u64, sha256: [u8; 32]) -> Vec<u8> {
+fn encode(p: &ExpandedPackage, size: u64) -> Vec<u8> {
     let d = &p.digests;
     let meta = Meta {
         format: FORMAT.to_owned(),
         data_size: size,
-        data_sha256: hex::encode(sha256),
         identity: d.identity.to_string(),
         signed: [
             hex::encode(d.signed.sha1),
@@ -355,7 +360,7 @@ fn encode(p: &ExpandedPackage, size: u64, sha256: [u8; 32]) -> Vec<u8> {
     out
 }
 
-fn decode(text: &[u8]) -> Option<(ExpandedPackage, u64, [u8; 32])> {
+fn decode(text: &[u8]) -> Option<(ExpandedPackage, u64)> {
     let nl = text.iter().position(|&b| b == b'\n')?;
     let (line, json) = (&text[..nl], &text[nl + 1..]);
     let want = line.strip_prefix(b"sha256:")?;
@@ -462,42 +467,5 @@ fn decode(text: &[u8]) -> Option<(ExpandedPackage, u64, [u8; 32])> {
             data_size: m.data_segment_size,
         },
     };
-    Some((package, m.data_size, arr(&m.data_sha256)?))
-}
-
-/// A writer that counts and hashes what passes through it.
-#[derive(Debug)]
-pub struct HashingWriter<W> {
-    inner: W,
-    sha: Sha256,
-    len: u64,
-}
-
-impl<W: Write> HashingWriter<W> {
-    /// Wraps `inner`.
-    pub fn new(inner: W) -> Self {
-        HashingWriter {
-            inner,
-            sha: Sha256::new(),
-            len: 0,
-        }
-    }
-
-    /// The inner writer, the byte count and the SHA-256 of what was written.
-    pub fn finish(self) -> (W, u64, [u8; 32]) {
-        (self.inner, self.len, self.sha.finalize().into())
-    }
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.sha.update(&buf[..n]);
-        self.len += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
+    Some((package, m.data_size))
 }

@@ -9,7 +9,7 @@ mod read;
 mod segments;
 mod write;
 
-pub use cache::{CachedData, CachedPackage, ExpandedCache, HashingWriter, PendingEntry};
+pub use cache::{CachedData, CachedPackage, ExpandedCache, PendingEntry};
 pub use error::PackageError;
 pub use expand::{DataEntry, DataKind, ExpandedPackage, expand};
 pub use limits::Limits;

@@ -175,6 +175,37 @@ pub(crate) struct Sources<'a> {
     pub(crate) prepare: &'a (dyn Fn(&[u32]) -> Result<(), BuildError> + Sync),
 }
 
+/// A layer whose blob is in the layer cache: hard-linked into the work directory, so that it
+/// lives as long as the layer whatever happens to the cache; where a link cannot be made (the
+/// cache on another filesystem), the cache's file itself (documented in docs/cache.md).
+fn cached_layer(
+    blob: LayerBlob,
+    packages: Vec<String>,
+    media_type: &'static str,
+    cached: &Path,
+    own: PathBuf,
+    work: &Arc<WorkDir>,
+) -> Layer {
+    let _ = fs_err::remove_file(&own);
+    if fs_err::hard_link(cached, &own).is_ok() {
+        return Layer {
+            blob,
+            packages,
+            media_type,
+            path: own,
+            _work: work.clone(),
+        };
+    }
+    let dir = cached.parent().map(Path::to_owned).unwrap_or_default();
+    Layer {
+        blob,
+        packages,
+        media_type,
+        path: cached.to_owned(),
+        _work: Arc::new(WorkDir::existing(&dir)),
+    }
+}
+
 /// Writes the layers of `rootfs` into `work` (or the layer cache), bottom first; a layer
 /// the cache has is taken from it.
 pub(crate) fn write_layers(
@@ -212,17 +243,15 @@ pub(crate) fn write_layers(
             Some(_) => apko_fs::layer_key(fs, &opts, part).map_err(fs_error)?,
             None => None,
         };
+        let ext = match settings.compression {
+            apko_fs::Compression::Gzip => "tar.gz",
+            apko_fs::Compression::Zstd => "tar.zst",
+        };
+        let own = work.path().join(format!("layer-{arch}-{name}.{ext}"));
         if let (Some(cache), Some(k)) = (sources.cache, &key)
             && let Some((blob, path)) = cache.get(&k.key, sources.warn)
         {
-            let dir = path.parent().map(Path::to_owned).unwrap_or_default();
-            return Ok(Layer {
-                blob,
-                packages,
-                media_type,
-                path,
-                _work: Arc::new(WorkDir::existing(&dir)),
-            });
+            return Ok(cached_layer(blob, packages, media_type, &path, own, work));
         }
         match &key {
             Some(k) => (sources.prepare)(&k.sources)?,
@@ -231,17 +260,13 @@ pub(crate) fn write_layers(
                 (sources.prepare)(&all)?;
             }
         }
-        let ext = match settings.compression {
-            apko_fs::Compression::Gzip => "tar.gz",
-            apko_fs::Compression::Zstd => "tar.zst",
-        };
         let pending = match (sources.cache, &key) {
             (Some(cache), Some(_)) => Some(cache.begin()?),
             _ => None,
         };
         let path = match &pending {
             Some(p) => p.path().to_owned(),
-            None => work.path().join(format!("layer-{arch}-{name}.{ext}")),
+            None => own.clone(),
         };
         let file = fs_err::File::create(&path).map_err(BuildError::io(path.display()))?;
         let (blob, w) = write_layer_part(
@@ -254,14 +279,7 @@ pub(crate) fn write_layers(
         std::io::Write::flush(&mut { w }).map_err(BuildError::io(path.display()))?;
         if let (Some(cache), Some(k), Some(p)) = (sources.cache, &key, pending) {
             let path = cache.commit(&k.key, p, &blob)?;
-            let dir = path.parent().map(Path::to_owned).unwrap_or_default();
-            return Ok(Layer {
-                blob,
-                packages,
-                media_type,
-                path,
-                _work: Arc::new(WorkDir::existing(&dir)),
-            });
+            return Ok(cached_layer(blob, packages, media_type, &path, own, work));
         }
         Ok::<_, BuildError>(Layer {
             blob,

@@ -159,11 +159,20 @@ fn cached_builds_give_the_same_bytes_and_read_no_package() {
     assert_eq!(layout(&warm), expected, "warm build");
     let after: Vec<_> = expanded.iter().chain(&blobs).map(stamp).collect();
     assert_eq!(before, after, "nothing rewritten");
+    // The layers are the cache's blobs (hard links), and outlive the cache.
+    use std::os::unix::fs::MetadataExt as _;
+    let inodes: Vec<u64> = blobs
+        .iter()
+        .map(|b| fs_err::metadata(b).unwrap().ino())
+        .collect();
     for image in &warm.images {
         for l in &image.layers {
-            assert!(l.path().starts_with(&cache), "layer taken from the cache");
+            let ino = fs_err::metadata(l.path()).unwrap().ino();
+            assert!(inodes.contains(&ino), "layer taken from the cache");
         }
     }
+    fs_err::remove_dir_all(&cache).unwrap();
+    assert_eq!(layout(&warm), expected, "the output outlives the cache");
 }
 
 #[test]
@@ -227,9 +236,12 @@ fn concurrent_builds_share_one_cache() {
     let (reference, _) = f.build(None);
     let expected = layout(&reference);
     let cache = f.cache();
+    // Requests are made first (each writes the configuration file), then built at once.
+    let requests: Vec<BuildRequest> = (0..4).map(|_| f.req(Some(&cache))).collect();
     let results: Vec<Vec<(String, Vec<u8>)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..4)
-            .map(|_| s.spawn(|| layout(&f.build(Some(&cache)).0)))
+        let handles: Vec<_> = requests
+            .into_iter()
+            .map(|req| s.spawn(move || layout(&Builder::new(req).build().unwrap())))
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
