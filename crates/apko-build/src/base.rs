@@ -209,11 +209,14 @@ pub(crate) fn load(
         let digest = digest_of(d, layout)?;
         let media_type = d["mediaType"].as_str().unwrap_or_default().to_owned();
         if media_type != MEDIA_TYPE_LAYER_GZIP
+            && media_type != apko_oci::MEDIA_TYPE_LAYER_ZSTD
             && media_type != "application/vnd.docker.image.rootfs.diff.tar.gzip"
         {
             return Err(bad(
                 layout,
-                format!("layer {digest} is `{media_type}`; only gzip tar layers are supported"),
+                format!(
+                    "layer {digest} is `{media_type}`; only gzip or zstd tar layers are supported"
+                ),
             ));
         }
         let path = blob_path(layout, &digest)?;
@@ -231,7 +234,12 @@ pub(crate) fn load(
         }
         layers.push(BaseLayer {
             descriptor: Descriptor {
-                media_type: MEDIA_TYPE_LAYER_GZIP.into(),
+                // Docker's gzip layers become OCI's: the bytes are the same.
+                media_type: if media_type == apko_oci::MEDIA_TYPE_LAYER_ZSTD {
+                    media_type.clone()
+                } else {
+                    MEDIA_TYPE_LAYER_GZIP.into()
+                },
                 size,
                 digest,
                 annotations: None,
@@ -316,35 +324,62 @@ fn installed_from_layers(layout: &Path, layers: &[BaseLayer]) -> Result<Vec<u8>,
     })
 }
 
-/// The content of the first of `paths` found in the topmost layer that has one of them.
+/// The content of the first of `paths` that the layers hold (the topmost layer's copy).
 pub(crate) fn file_from_layers(
     layout: &Path,
     layers: &[BaseLayer],
     paths: &[&str],
 ) -> Result<Option<Vec<u8>>, BuildError> {
-    use apko_apk::tar::TarReader;
-    let mut found = None;
+    let mut found = files_from_layers(layout, layers, &|p| paths.contains(&p), MAX_DB)?;
+    Ok(paths.iter().find_map(|p| found.remove(*p)))
+}
+
+/// The regular files the layers hold whose path (without `./` or `/`) `select` takes, the
+/// topmost layer's copy of each; a file larger than `limit` is cut at `limit + 1` bytes (so
+/// that a caller can tell). gzip, zstd and uncompressed layers.
+pub(crate) fn files_from_layers(
+    layout: &Path,
+    layers: &[BaseLayer],
+    select: &dyn Fn(&str) -> bool,
+    limit: u64,
+) -> Result<std::collections::BTreeMap<String, Vec<u8>>, BuildError> {
+    use apko_apk::tar::{EntryKind, TarReader};
+    let mut found = std::collections::BTreeMap::new();
     for l in layers {
-        let f = fs_err::File::open(&l.path).map_err(|e| bad(layout, e.to_string()))?;
-        let mut tar = TarReader::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
-            f,
-        )));
+        let r = open_layer(&l.path, &l.descriptor.media_type)
+            .map_err(|e| bad(layout, e.to_string()))?;
+        let mut tar = TarReader::new(r);
         while let Some(h) = tar
             .next_header()
             .map_err(|e| bad(layout, format!("layer {}: {e}", l.descriptor.digest)))?
         {
-            let p = h.path.trim_start_matches("./").trim_end_matches('/');
-            if paths.contains(&p) && h.size <= MAX_DB {
-                let mut data = Vec::with_capacity(usize::try_from(h.size).unwrap_or(0));
+            let p = h.path.trim_start_matches("./").trim_start_matches('/');
+            let p = p.trim_end_matches('/');
+            if h.kind == EntryKind::Regular && select(p) {
+                let mut data = Vec::with_capacity(usize::try_from(h.size.min(limit)).unwrap_or(0));
                 (&mut tar)
-                    .take(h.size)
+                    .take(limit.saturating_add(1))
                     .read_to_end(&mut data)
                     .map_err(|e| bad(layout, e.to_string()))?;
-                found = Some(data);
+                found.insert(p.to_owned(), data);
             }
         }
     }
     Ok(found)
+}
+
+/// A layer blob, decompressed as its media type says (`+zstd`, gzip, or plain tar).
+pub(crate) fn open_layer(path: &Path, media_type: &str) -> std::io::Result<Box<dyn Read>> {
+    let f = std::io::BufReader::with_capacity(1 << 20, fs_err::File::open(path)?);
+    Ok(
+        if media_type.ends_with("+zstd") || media_type.ends_with(".zstd") {
+            Box::new(zstd::stream::read::Decoder::with_buffer(f)?)
+        } else if media_type.ends_with("gzip") {
+            Box::new(flate2::read::MultiGzDecoder::new(f))
+        } else {
+            Box::new(f)
+        },
+    )
 }
 
 /// The SHA-256 digest of a file, streamed.

@@ -49,9 +49,23 @@ pub fn image_sboms(
             created: b.created.clone(),
             tool: crate::sbom::tool(),
         };
+        // The packages' own SPDX documents, merged as a build merges them.
+        let shipped = base::files_from_layers(
+            &layout,
+            &b.layers,
+            &|p| p.starts_with(crate::sbom::PACKAGE_SBOM_PREFIX) && p.ends_with(".spdx.json"),
+            apko_sbom::MAX_DOCUMENT_BYTES as u64,
+        )?;
+        let packages: Vec<apko_apk::info::PackageInfo> =
+            input.packages.iter().map(|p| (*p).clone()).collect();
+        let documents = crate::sbom::package_documents_with(&packages, &|p| {
+            shipped.get(p).map(|b| Ok(b.clone()))
+        });
         for f in formats {
             let bytes = match f {
-                SbomFormat::Spdx => to_go_json_pretty(&apko_sbom::image_sbom(&input)),
+                SbomFormat::Spdx => {
+                    to_go_json_pretty(&apko_sbom::image_sbom_with(&input, &documents))
+                }
                 SbomFormat::CycloneDx => to_go_json_pretty(&apko_sbom::image_bom(&input)),
             };
             out.push((format!("sbom-{}.{}", arch.apk_name(), f.extension()), bytes));

@@ -92,6 +92,24 @@ fn package_documents(
     packages: &[apko_apk::info::PackageInfo],
 ) -> Vec<PackageSpdx> {
     let tree = &rootfs.tree;
+    package_documents_with(packages, &|path| {
+        let id = tree.get(path)?;
+        Some(match &tree.node(id).kind {
+            apko_fs::Kind::File(_) => tree
+                .read_at(id, 0, apko_sbom::MAX_DOCUMENT_BYTES as u64 + 1, path)
+                .map_err(|e| e.to_string()),
+            other => Err(format!("a {}, not a file", other.describe())),
+        })
+    })
+}
+
+/// [`package_documents`] over any filesystem: `read` gives a path's content (at least
+/// [`apko_sbom::MAX_DOCUMENT_BYTES`] + 1 bytes of it), why it cannot be used, or `None` when
+/// it does not exist.
+pub(crate) fn package_documents_with(
+    packages: &[apko_apk::info::PackageInfo],
+    read: &dyn Fn(&str) -> Option<Result<Vec<u8>, String>>,
+) -> Vec<PackageSpdx> {
     let mut out = Vec::new();
     for p in packages {
         let version = p.version.as_str();
@@ -107,17 +125,11 @@ fn package_documents(
             ),
             format!("{PACKAGE_SBOM_DIR}/{}.spdx.json", p.name.as_str()),
         ];
-        let Some((path, id)) = candidates
+        let Some((path, json)) = candidates
             .into_iter()
-            .find_map(|c| tree.get(&c).map(|id| (c, id)))
+            .find_map(|c| read(&c).map(|j| (c, j)))
         else {
             continue;
-        };
-        let json = match &tree.node(id).kind {
-            apko_fs::Kind::File(_) => tree
-                .read_at(id, 0, apko_sbom::MAX_DOCUMENT_BYTES as u64 + 1, &path)
-                .map_err(|e| e.to_string()),
-            other => Err(format!("a {}, not a file", other.describe())),
         };
         out.push(PackageSpdx {
             package: p.name.clone(),
@@ -127,6 +139,9 @@ fn package_documents(
     }
     out
 }
+
+/// Where packages keep their own SPDX documents, as a path prefix in layers.
+pub(crate) const PACKAGE_SBOM_PREFIX: &str = "var/lib/db/sbom/";
 
 /// The documents of the index over `images`.
 pub(crate) fn index(

@@ -294,18 +294,6 @@ pub(crate) fn first_json_difference(
     }
 }
 
-/// A decompressed layer.
-fn open_layer(path: &Path, media_type: &str) -> std::io::Result<Box<dyn Read>> {
-    let f = std::io::BufReader::with_capacity(1 << 20, fs_err::File::open(path)?);
-    Ok(if media_type.ends_with("+zstd") {
-        Box::new(zstd::stream::read::Decoder::with_buffer(f)?)
-    } else if media_type.ends_with("gzip") || media_type.ends_with(".tar.gzip") {
-        Box::new(flate2::read::MultiGzDecoder::new(f))
-    } else {
-        Box::new(f)
-    })
-}
-
 /// One tar entry: its header and the SHA-256 of its content.
 struct Entry {
     h: TarHeader,
@@ -354,8 +342,8 @@ fn compare_tars(
     theirs: &Path,
     their_type: &str,
 ) -> std::io::Result<Option<(String, String, String, String)>> {
-    let mut a = TarReader::new(open_layer(ours, our_type)?);
-    let mut b = TarReader::new(open_layer(theirs, their_type)?);
+    let mut a = TarReader::new(base::open_layer(ours, our_type)?);
+    let mut b = TarReader::new(base::open_layer(theirs, their_type)?);
     loop {
         let (x, y) = match (next_entry(&mut a)?, next_entry(&mut b)?) {
             (None, None) => return Ok(None),

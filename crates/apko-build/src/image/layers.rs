@@ -66,7 +66,11 @@ impl Layer {
                 },
             },
             packages: Vec::new(),
-            media_type: MEDIA_TYPE_LAYER_GZIP,
+            media_type: if l.descriptor.media_type == MEDIA_TYPE_LAYER_ZSTD {
+                MEDIA_TYPE_LAYER_ZSTD
+            } else {
+                MEDIA_TYPE_LAYER_GZIP
+            },
             path: l.path.clone(),
             _work: Arc::new(WorkDir::existing(l.path.parent().unwrap_or(&l.path))),
         }

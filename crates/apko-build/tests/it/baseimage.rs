@@ -192,3 +192,54 @@ fn a_base_image_can_be_a_docker_tarball_or_an_oci_archive() {
         );
     }
 }
+
+#[test]
+fn a_zstd_base_image_keeps_its_zstd_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = write_repo(
+        &dir.path().join("repo"),
+        &["x86_64"],
+        &[
+            pkg("a", "1-r0")
+                .dir("etc", 0o755)
+                .file("etc/a", 0o644, "a\n"),
+            pkg("b", "1-r0")
+                .dir("etc", 0o755)
+                .file("etc/b", 0o644, "b\n"),
+        ],
+    );
+    let base = build(request(
+        dir.path(),
+        "contents:\n  repositories: [@REPO@]\n  keyring: [@KEY@]\n  packages: [a]\narchs: [x86_64]\ncompression: zstd\n",
+        &repo,
+    ))
+    .unwrap();
+    let layout = dir.path().join("zstd-base");
+    base.write_layout(&layout).unwrap();
+    let cfg = format!(
+        "contents:\n  baseimage:\n    image: {}\n  repositories: [@REPO@]\n  keyring: [@KEY@]\n  packages: [b]\narchs: [x86_64]\n",
+        layout.display()
+    );
+    let out = build(request(dir.path(), &cfg, &repo)).unwrap();
+    let layers = &out.images[0].layers;
+    assert_eq!(layers.len(), 2);
+    assert_eq!(
+        layers[0].descriptor(),
+        base.images[0].layers[0].descriptor()
+    );
+    assert_eq!(
+        layers[0].descriptor().media_type,
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+    );
+    assert_eq!(
+        layers[1].descriptor().media_type,
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    );
+    // The base's installed database (read from its zstd layer) leads the new one.
+    let names: Vec<&str> = out.images[0]
+        .packages
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+}

@@ -289,3 +289,58 @@ fn package_documents_are_merged() {
     let again = build(request(dir.path(), cfg, &repo)).unwrap();
     assert_eq!(out.images[0].sbom, again.images[0].sbom);
 }
+
+#[test]
+fn sboms_of_an_existing_image_merge_the_package_documents_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo(&dir.path().join("repo"));
+    let cfg = "contents:\n  repositories: [@REPO@]\n  keyring: [@KEY@]\n  packages: [tool]\narchs: [x86_64]\n";
+    let out = build(request(dir.path(), cfg, &repo)).unwrap();
+    let built = sbom(&out);
+    let layout = dir.path().join("layout");
+    out.write_layout(&layout).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let files = apko_build::image_sboms(
+        &layout,
+        &"example.test/img:latest".parse().unwrap(),
+        &[apko_build::SbomFormat::Spdx].into(),
+        work.path(),
+    )
+    .unwrap();
+    assert_eq!(files.len(), 1);
+    let inspected: Value = serde_json::from_slice(&files[0].1).unwrap();
+    for key in ["packages", "files", "snippets"] {
+        assert_eq!(ids(&inspected, key), ids(&built, key), "{key}");
+    }
+    assert!(
+        ids(&inspected, "files")
+            .iter()
+            .any(|f| f.contains("usr-bin-tool")),
+        "the tool package's own file element: {:?}",
+        ids(&inspected, "files")
+    );
+    assert_eq!(
+        inspected["hasExtractedLicensingInfos"], built["hasExtractedLicensingInfos"],
+        "licences"
+    );
+}
+
+#[test]
+fn sboms_of_an_existing_zstd_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo(&dir.path().join("repo"));
+    let cfg = "contents:\n  repositories: [@REPO@]\n  keyring: [@KEY@]\n  packages: [tool]\narchs: [x86_64]\ncompression: zstd\n";
+    let out = build(request(dir.path(), cfg, &repo)).unwrap();
+    let layout = dir.path().join("layout");
+    out.write_layout(&layout).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let files = apko_build::image_sboms(
+        &layout,
+        &"example.test/img:latest".parse().unwrap(),
+        &[apko_build::SbomFormat::Spdx].into(),
+        work.path(),
+    )
+    .unwrap();
+    let inspected: Value = serde_json::from_slice(&files[0].1).unwrap();
+    assert_eq!(ids(&inspected, "packages"), ids(&sbom(&out), "packages"));
+}
