@@ -103,12 +103,15 @@ fn package_documents(
     })
 }
 
+/// A path's content, why it cannot be used, or `None` when it does not exist.
+pub(crate) type ReadDocument<'a> = dyn Fn(&str) -> Option<Result<Vec<u8>, String>> + 'a;
+
 /// [`package_documents`] over any filesystem: `read` gives a path's content (at least
 /// [`apko_sbom::MAX_DOCUMENT_BYTES`] + 1 bytes of it), why it cannot be used, or `None` when
 /// it does not exist.
 pub(crate) fn package_documents_with(
     packages: &[apko_apk::info::PackageInfo],
-    read: &dyn Fn(&str) -> Option<Result<Vec<u8>, String>>,
+    read: &ReadDocument<'_>,
 ) -> Vec<PackageSpdx> {
     let mut out = Vec::new();
     for p in packages {
