@@ -29,6 +29,7 @@ impl Server {
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
+                let _ = stream.set_nodelay(true);
                 let s = s.clone();
                 std::thread::spawn(move || handle(stream, &s));
             }
