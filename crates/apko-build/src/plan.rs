@@ -190,3 +190,36 @@ pub(crate) fn annotations(c: &ImageConfig, created: &str) -> BTreeMap<String, St
     }
     a
 }
+
+#[cfg(test)]
+mod tests {
+    use super::annotations;
+
+    #[test]
+    fn vcs_url_fills_source_and_revision_unless_annotated() {
+        let mut c = apko_config::ImageConfig {
+            vcs_url: Some("https://bot@git.example/r.git@0123abc".to_owned()),
+            ..apko_config::ImageConfig::default()
+        };
+        let a = annotations(&c, "1970-01-01T00:00:00Z");
+        assert_eq!(
+            a["org.opencontainers.image.source"],
+            "https://bot@git.example/r.git"
+        );
+        assert_eq!(a["org.opencontainers.image.revision"], "0123abc");
+        assert_eq!(
+            a["org.opencontainers.image.created"],
+            "1970-01-01T00:00:00Z"
+        );
+        c.annotations.insert(
+            "org.opencontainers.image.source".to_owned(),
+            "https://mirror.example/r".to_owned(),
+        );
+        let a = annotations(&c, "1970-01-01T00:00:00Z");
+        assert_eq!(
+            a["org.opencontainers.image.source"],
+            "https://mirror.example/r"
+        );
+        assert_eq!(a["org.opencontainers.image.revision"], "0123abc");
+    }
+}
