@@ -25,6 +25,8 @@ echo "== real consumers (skopeo, umoci, runc, unshare, oci-image-tool, OCI schem
 cargo test --locked -p apko-cli --test consumers -- --ignored
 echo "== signed attestations (securesystemslib, in-toto, in-toto-attestation, docker-registry)"
 cargo test --locked -p apko-cli --test attestations -- --ignored
+echo "== images read back from a registry (docker-registry): apko sbom, verify, verify-attestation"
+cargo test --locked -p apko-cli --test pull -- --ignored
 echo "== container engine and archive readers (podman, its Engine API, cpio, bsdtar)"
 cargo test --locked -p apko-cli --test engines -- --ignored --skip podman_runs_the_alpine_repo_image
 echo "== erofs images read by erofs-utils (fsck.erofs, dump.erofs, mkfs.erofs)"

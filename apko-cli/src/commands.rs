@@ -177,6 +177,12 @@ pub(crate) fn run(mut cli: Cli) -> Result<(), CliError> {
                     CliError::usage(format!("cannot create a temporary directory: {e}"), None)
                 })?;
             cleanup::dir(work.path());
+            let image = apko_build::local_or_pulled(
+                &image.to_string_lossy(),
+                &registry_client(),
+                work.path(),
+                false,
+            )?;
             let files = apko_build::image_sboms(&image, &reference, &formats, work.path())?;
             for (name, bytes) in files {
                 let path = dir.join(&name);
@@ -402,6 +408,16 @@ pub(crate) fn log_timings(out: &apko_build::BuildOutput) {
             t.duration.as_secs_f64() * 1e3
         );
     }
+}
+
+/// A registry client for reading images (`sbom`, `verify`, `verify-attestation`): docker's
+/// credentials; local registries over plain http.
+pub(crate) fn registry_client() -> apko_build::deps::apko_oci::registry::RegistryClient {
+    apko_build::deps::apko_oci::registry::RegistryClient::new(concat!(
+        "apko-rs/",
+        env!("CARGO_PKG_VERSION")
+    ))
+    .with_credentials(crate::creds::DockerCredentials::load())
 }
 
 pub(crate) fn reporter() -> Arc<dyn Reporter> {

@@ -1,27 +1,22 @@
 //! `apko verify CONFIG --lockfile L IMAGE`: rebuild from the lock, compare with IMAGE.
 
-use crate::commands::reporter;
+use crate::commands::{finish_work_dir, registry_client, reporter};
 use crate::render::CliError;
 use apko_build::{BuildRequest, Builder};
-use std::path::Path;
 
 /// Rebuilds `req` and compares the result with `image`; an error names the first difference.
 pub(crate) fn verify(req: BuildRequest, image: &str) -> Result<(), CliError> {
-    let path = Path::new(image);
-    if !path.exists() {
-        return Err(CliError::usage(
-            format!(
-                "{image}: no such image (an OCI layout directory, an OCI archive or a docker tarball)"
-            ),
-            None,
-        ));
-    }
-    let out = Builder::new(req).with_reporter(reporter()).build()?;
     let work = tempfile::Builder::new()
         .prefix("apko-verify-")
         .tempdir()
         .map_err(|e| CliError::usage(format!("cannot create a temporary directory: {e}"), None))?;
-    let v = apko_build::compare_image(&out, path, work.path())?;
+    crate::cleanup::dir(work.path());
+    // Pulled (a registry reference) before the rebuild, so that a wrong reference fails fast.
+    let path = apko_build::local_or_pulled(image, &registry_client(), work.path(), false)?;
+    let out = Builder::new(req).with_reporter(reporter()).build()?;
+    let v = apko_build::compare_image(&out, &path, work.path())?;
+    drop(out);
+    finish_work_dir(work);
     match v.difference {
         None => {
             println!(

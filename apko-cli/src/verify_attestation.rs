@@ -24,7 +24,14 @@ pub(crate) fn verify_attestation(
         .tempdir()
         .map_err(|e| CliError::usage(format!("cannot create a temporary directory: {e}"), None))?;
     cleanup::dir(work.path());
-    let verified = apko_build::verify_attestations(image, &key, dir, kind, work.path())?;
+    // A registry reference is pulled with the referrers of the index and its images.
+    let local = apko_build::local_or_pulled(
+        &image.to_string_lossy(),
+        &crate::commands::registry_client(),
+        work.path(),
+        true,
+    )?;
+    let verified = apko_build::verify_attestations(&local, &key, dir, kind, work.path())?;
     for v in &verified {
         let images: Vec<String> = v.images.iter().map(ToString::to_string).collect();
         println!(

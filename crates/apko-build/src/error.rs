@@ -178,6 +178,23 @@ pub enum BuildError {
         #[source]
         source: apko_oci::registry::RegistryError,
     },
+    /// An image to read is neither a local path nor a registry reference.
+    #[error("`{image}`: no such file or directory, and not a registry reference ({reason})")]
+    NoImage {
+        /// What was given.
+        image: String,
+        /// Why it is not a reference.
+        reason: String,
+    },
+    /// Reading an image from a registry failed.
+    #[error("cannot pull {reference}")]
+    Pull {
+        /// The reference.
+        reference: String,
+        /// The cause.
+        #[source]
+        source: apko_oci::registry::RegistryError,
+    },
     /// The base image (`contents.baseimage`) cannot be used.
     #[error("base image `{path}`: {problem}")]
     BaseImage {
@@ -280,7 +297,9 @@ impl BuildError {
             BuildError::Lock(e) => s(e.hint()),
             BuildError::Rootfs(e) => e.hint(),
             BuildError::Attestation(e) => e.hint().map(str::to_owned),
-            BuildError::Publish { source, .. } => source.hint().map(str::to_owned),
+            BuildError::Publish { source, .. } | BuildError::Pull { source, .. } => {
+                source.hint().map(str::to_owned)
+            }
             BuildError::Engine(apko_oci::engine::EngineError::Connect { .. }) => s(
                 "start the engine (for podman: `podman system service --time=0 unix:///run/podman/podman.sock`) and point DOCKER_HOST at its socket (`unix:///path`)",
             ),

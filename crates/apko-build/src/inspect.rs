@@ -73,3 +73,43 @@ pub fn image_sboms(
     }
     Ok(out)
 }
+
+/// An image named by `image`: the local path when it exists (an OCI layout, an OCI archive or
+/// a docker tarball), else a registry reference that names its registry (`host/repo:tag`,
+/// `host/repo@sha256:…`; `alpine` alone is a missing file, not Docker Hub)
+/// pulled with `client` into an OCI layout under `work` (with the referrers of the index and
+/// its images when `referrers`). Returns the path to read.
+pub fn local_or_pulled(
+    image: &str,
+    client: &apko_oci::registry::RegistryClient,
+    work: &Path,
+    referrers: bool,
+) -> Result<std::path::PathBuf, BuildError> {
+    use apko_oci::registry::pull::{ImageRef, pull_image};
+    let path = Path::new(image);
+    if path.exists() {
+        return Ok(path.to_owned());
+    }
+    // A name without a registry host is taken for a mistyped path, not for Docker Hub.
+    let explicit_host = image
+        .split_once('/')
+        .is_some_and(|(first, _)| first.contains(['.', ':']) || first == "localhost");
+    if !explicit_host {
+        return Err(BuildError::NoImage {
+            image: image.to_owned(),
+            reason: "a registry reference names its registry, as in `docker.io/library/alpine:3`"
+                .to_owned(),
+        });
+    }
+    let r = image.parse::<ImageRef>().map_err(|e| BuildError::NoImage {
+        image: image.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let dir = work.join("pulled");
+    let _ = fs_err::remove_dir_all(&dir);
+    pull_image(client, &r, &dir, referrers).map_err(|source| BuildError::Pull {
+        reference: r.to_string(),
+        source,
+    })?;
+    Ok(dir)
+}

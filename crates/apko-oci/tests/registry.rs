@@ -31,6 +31,10 @@ struct State {
     lie_about_digest: bool,
     /// Serve the OCI 1.1 referrers API.
     referrers_api: bool,
+    /// Serve blobs with a byte changed (a corrupting proxy).
+    corrupt_blobs: bool,
+    /// Serve blobs with bytes appended (larger than their descriptors).
+    grow_blobs: bool,
 }
 
 struct Registry {
@@ -264,12 +268,20 @@ fn serve(stream: TcpStream, st: &Mutex<State>, me: &str) {
                 _ => respond(&mut w, 405, &[], b""),
             }
         } else if let Some((_repo, digest)) = rest.split_once("/blobs/") {
-            let code = if s.blobs.contains_key(digest) {
-                200
-            } else {
-                404
-            };
-            respond(&mut w, code, &[], b"");
+            match s.blobs.get(digest) {
+                Some(b) if req.method == "GET" => {
+                    let mut b = b.clone();
+                    if s.corrupt_blobs {
+                        b[0] ^= 1;
+                    }
+                    if s.grow_blobs {
+                        b.extend_from_slice(b"more");
+                    }
+                    respond(&mut w, 200, &[], &b);
+                }
+                Some(_) => respond(&mut w, 200, &[], b""),
+                None => respond(&mut w, 404, &[], b""),
+            }
         } else if let Some((repo, reference)) = rest.split_once("/manifests/") {
             let key = format!("{repo}:{reference}");
             match req.method.as_str() {
@@ -625,4 +637,105 @@ fn artifacts_are_attached_as_referrers_with_or_without_the_api() {
             );
         }
     }
+}
+
+#[test]
+fn images_are_pulled_into_a_layout_with_their_referrers() {
+    use apko_oci::registry::pull::{ImageRef, pull_image};
+    use apko_oci::registry::referrers::{Artifact, attach};
+    for api in [false, true] {
+        let reg = Registry::start();
+        reg.state.lock().unwrap().referrers_api = api;
+        let dir = tempfile::tempdir().unwrap();
+        let (img, index) = image(dir.path());
+        let repo = Repository {
+            registry: reg.host.clone(),
+            name: "test/hello".into(),
+        };
+        let c = client();
+        c.push_image(&repo, &img, &[]).unwrap();
+        c.push_manifest(&repo, "v1", MEDIA_TYPE_INDEX, &index)
+            .unwrap();
+        let a = Artifact {
+            artifact_type: "application/spdx+json",
+            bytes: br#"{"spdxVersion":"SPDX-2.3"}"#,
+            title: "sbom-x86_64.spdx.json",
+        };
+        let attached = attach(&c, &repo, &img.manifest.descriptor, &a, &BTreeMap::new()).unwrap();
+
+        // By tag: the index, its image, and the referrer listed after it.
+        let r: ImageRef = format!("{}/test/hello:v1", reg.host).parse().unwrap();
+        let out = dir.path().join(format!("pulled-{api}"));
+        let p = pull_image(&c, &r, &out, true).unwrap();
+        assert_eq!(p.digest, Digest::of(&index));
+        assert_eq!(p.referrers, 1, "api: {api}");
+        let listed: serde_json::Value =
+            serde_json::from_slice(&fs_err::read(out.join("index.json")).unwrap()).unwrap();
+        let m = listed["manifests"].as_array().unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0]["digest"], Digest::of(&index).to_string());
+        assert_eq!(m[1]["digest"], attached.digest.to_string());
+        for d in [
+            &img.manifest.descriptor.digest,
+            &img.config.descriptor.digest,
+            &img.layers[0].descriptor.digest,
+            &attached.digest,
+        ] {
+            let b = fs_err::read(out.join("blobs/sha256").join(d.hex())).unwrap();
+            assert_eq!(Digest::of(&b), *d);
+        }
+        assert!(out.join("oci-layout").is_file());
+
+        // By digest, a single manifest: listed with its platform; the digest is checked.
+        let r: ImageRef = format!("{}/test/hello@{}", reg.host, img.manifest.descriptor.digest)
+            .parse()
+            .unwrap();
+        let single = dir.path().join(format!("single-{api}"));
+        pull_image(&c, &r, &single, false).unwrap();
+        let listed: serde_json::Value =
+            serde_json::from_slice(&fs_err::read(single.join("index.json")).unwrap()).unwrap();
+        assert_eq!(listed["manifests"][0]["platform"]["architecture"], "amd64");
+        assert_eq!(listed["manifests"].as_array().unwrap().len(), 1);
+    }
+}
+
+#[test]
+fn pulled_blobs_must_match_their_descriptors() {
+    use apko_oci::registry::RegistryError;
+    use apko_oci::registry::pull::{ImageRef, pull_image};
+    let reg = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (img, index) = image(dir.path());
+    let repo = Repository {
+        registry: reg.host.clone(),
+        name: "test/hello".into(),
+    };
+    let c = client();
+    c.push_image(&repo, &img, &[]).unwrap();
+    c.push_manifest(&repo, "v1", MEDIA_TYPE_INDEX, &index)
+        .unwrap();
+    let r: ImageRef = format!("{}/test/hello:v1", reg.host).parse().unwrap();
+    for (corrupt, grow, want) in [(true, false, "hash to"), (false, true, "larger than")] {
+        {
+            let mut s = reg.state.lock().unwrap();
+            s.corrupt_blobs = corrupt;
+            s.grow_blobs = grow;
+        }
+        let out = dir.path().join("refused");
+        let e = pull_image(&c, &r, &out, false).unwrap_err();
+        assert!(
+            matches!(&e, RegistryError::BadBlob { reason, .. } if reason.contains(want)),
+            "{e}"
+        );
+        assert!(!out.exists(), "nothing written");
+        let stray: Vec<_> = fs_err::read_dir(dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".pull-"))
+            .collect();
+        assert!(stray.is_empty(), "no temporary directory left");
+    }
+    // A reference by a digest the registry does not serve for it.
+    let bad: Result<ImageRef, _> = format!("{}/test/hello@sha256:12", reg.host).parse();
+    assert!(bad.is_err());
 }

@@ -146,7 +146,7 @@ impl AttestationError {
                 "the attestation belongs to another image; remove it or name another --attestations directory",
             ),
             AttestationError::NoImage { .. } => Some(
-                "a registry image is not read directly: copy it with its referrers into a layout first (`oras copy -r REF --to-oci-layout DIR`)",
+                "give an OCI layout directory, a tarball, or a registry reference that names its registry (`host/repo:tag`)",
             ),
             _ => None,
         }

@@ -620,6 +620,135 @@ impl RegistryClient {
             })?;
         Ok((media, bytes))
     }
+
+    /// Downloads the blob `digest` of `repo` into `dest` (created or replaced), refusing one
+    /// that is larger than `size` (its descriptor's) or whose bytes do not hash to `digest`;
+    /// a refused download leaves no file.
+    pub fn get_blob(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        size: u64,
+        dest: &std::path::Path,
+    ) -> Result<(), RegistryError> {
+        use sha2::Digest as _;
+        let url = format!(
+            "{}/v2/{}/blobs/{digest}",
+            self.base(&repo.registry)?,
+            repo.name
+        );
+        let resp = self.send("GET", repo, &url, &[], &Body::Empty, true)?;
+        let mut resp = Self::check("GET", &url, resp, &[200])?;
+        let io = |source| RegistryError::Read {
+            path: dest.display().to_string(),
+            source,
+        };
+        let mut out = std::io::BufWriter::new(fs_err::File::create(dest).map_err(io)?);
+        let mut reader = resp
+            .body_mut()
+            .with_config()
+            .limit(size.saturating_add(1))
+            .reader();
+        let mut sha = sha2::Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut got = 0u64;
+        let result = loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(n) => n,
+                Err(e) => {
+                    break Err(RegistryError::Read {
+                        path: url.clone(),
+                        source: e,
+                    });
+                }
+            };
+            got += n as u64;
+            if got > size {
+                break Err(RegistryError::BadBlob {
+                    url: url.clone(),
+                    reason: format!("larger than the {size} bytes its descriptor says"),
+                });
+            }
+            sha.update(&buf[..n]);
+            if let Err(e) = std::io::Write::write_all(&mut out, &buf[..n]) {
+                break Err(io(e));
+            }
+        };
+        let result = result.and_then(|()| {
+            let actual = Digest::from_sha256(sha.finalize().into());
+            if got != size {
+                Err(RegistryError::BadBlob {
+                    url: url.clone(),
+                    reason: format!("{got} bytes, its descriptor says {size}"),
+                })
+            } else if actual != *digest {
+                Err(RegistryError::BadBlob {
+                    url: url.clone(),
+                    reason: format!("its bytes hash to {actual}"),
+                })
+            } else {
+                std::io::Write::flush(&mut out).map_err(io)
+            }
+        });
+        if result.is_err() {
+            drop(out);
+            let _ = fs_err::remove_file(dest);
+        }
+        result
+    }
+
+    /// The referrers of `subject` in `repo` (OCI 1.1): the referrers API's index when the
+    /// registry serves it, else the `sha256-<hex>` tag schema's index; no referrers: empty.
+    pub fn referrers(
+        &self,
+        repo: &Repository,
+        subject: &Digest,
+    ) -> Result<Vec<crate::Descriptor>, RegistryError> {
+        let url = format!(
+            "{}/v2/{}/referrers/{subject}",
+            self.base(&repo.registry)?,
+            repo.name
+        );
+        let resp = self.send(
+            "GET",
+            repo,
+            &url,
+            &[("Accept", crate::types::MEDIA_TYPE_INDEX)],
+            &Body::Empty,
+            true,
+        )?;
+        let bytes = if resp.status().as_u16() == 200 {
+            let mut resp = resp;
+            let mut bytes = Vec::new();
+            resp.body_mut()
+                .with_config()
+                .limit(16 << 20)
+                .reader()
+                .read_to_end(&mut bytes)
+                .map_err(|e| RegistryError::Read {
+                    path: url.clone(),
+                    source: e,
+                })?;
+            bytes
+        } else {
+            match self.get_manifest(repo, &super::referrers::referrers_tag(subject)) {
+                Ok((_, bytes)) => bytes,
+                Err(RegistryError::Status { status: 404, .. }) => return Ok(Vec::new()),
+                Err(e) => return Err(e),
+            }
+        };
+        #[derive(serde::Deserialize)]
+        struct Index {
+            #[serde(default)]
+            manifests: Vec<crate::Descriptor>,
+        }
+        let index: Index = serde_json::from_slice(&bytes).map_err(|e| RegistryError::BadBlob {
+            url: url.clone(),
+            reason: format!("the referrers index is not an image index: {e}"),
+        })?;
+        Ok(index.manifests)
+    }
 }
 
 impl Registry for RegistryClient {

@@ -16,6 +16,7 @@ mod client;
 pub mod docker_config;
 pub mod docker_login;
 mod protocol;
+pub mod pull;
 pub mod referrers;
 #[cfg(all(test, feature = "registry"))]
 mod tests;
@@ -113,6 +114,15 @@ pub enum RegistryError {
         /// The cause.
         #[source]
         source: std::io::Error,
+    },
+    /// Something the registry served is not what its descriptor or reference says (size,
+    /// digest, format).
+    #[error("{url}: {reason}")]
+    BadBlob {
+        /// The URL.
+        url: String,
+        /// What is wrong.
+        reason: String,
     },
 }
 
