@@ -212,7 +212,7 @@ fn unsigned_provenance_and_nothing_to_verify() {
     let o = verify(d, &["missing", "--key", public.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).contains("`missing`: no such image"),
+        stderr(&o).contains("`missing`: no such file or directory, and not a registry reference"),
         "{}",
         stderr(&o)
     );

@@ -104,7 +104,11 @@ fn another_image_fails_naming_the_first_difference() {
 
     // A missing image and a missing lockfile are usage errors.
     let o = verify(dir.path(), "nothing-here", &[]);
-    assert!(stderr(&o).contains("no such image"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no such file or directory, and not a registry reference"),
+        "{}",
+        stderr(&o)
+    );
     let o = apko(&["verify", "apko.yaml", "layout"], dir.path(), &[]);
     assert!(stderr(&o).contains("needs --lockfile"), "{}", stderr(&o));
 }
