@@ -78,7 +78,8 @@ pub fn image_sboms(
 /// a docker tarball), else a registry reference that names its registry (`host/repo:tag`,
 /// `host/repo@sha256:…`; `alpine` alone is a missing file, not Docker Hub)
 /// pulled with `client` into an OCI layout under `work` (with the referrers of the index and
-/// its images when `referrers`). Returns the path to read.
+/// its images when `referrers`). Returns the path to read. Needs the `http` feature.
+#[cfg(feature = "http")]
 pub fn local_or_pulled(
     image: &str,
     client: &apko_oci::registry::RegistryClient,

@@ -53,7 +53,9 @@ pub use attest::{
 pub use builder::{ArchResolution, Builder, ResolvedPackage};
 pub use error::{BuildError, Mismatch};
 pub use image::{ArchImage, Layer};
-pub use inspect::{image_sboms, local_or_pulled};
+pub use inspect::image_sboms;
+#[cfg(feature = "http")]
+pub use inspect::local_or_pulled;
 pub use lock::{
     Lock, LockConfig, LockContents, LockError, LockKeyring, LockPackage, LockRepository,
     RangeChecksum, config_checksum,

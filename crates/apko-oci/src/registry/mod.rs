@@ -9,13 +9,15 @@
 //! its own transport), as are the pure readers of registry answers ([`Challenge`],
 //! [`token_of`], [`error_detail`], [`resolve_location`]) and of docker's `config.json`
 //! ([`docker_config`]), with its writer for `login` ([`docker_login`]); [`RegistryClient`],
-//! the HTTP implementation, needs the `registry` feature.
+//! the HTTP implementation, and [`pull`], which reads images with it, need the `registry`
+//! feature.
 
 #[cfg(feature = "registry")]
 mod client;
 pub mod docker_config;
 pub mod docker_login;
 mod protocol;
+#[cfg(feature = "registry")]
 pub mod pull;
 pub mod referrers;
 #[cfg(all(test, feature = "registry"))]
