@@ -9,6 +9,8 @@
 //! tools and runs them with `--ignored`. A missing tool is a failure, never a skip.
 #![allow(clippy::disallowed_methods)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -829,69 +831,12 @@ fn java_trust_store_reads_with_pyjks() {
     );
 }
 
-/// A CNCF distribution registry (Debian's `docker-registry`) on a free 127.0.0.1 port, stopped
-/// when dropped.
-struct LocalRegistry {
-    child: std::process::Child,
-    host: String,
-    _dir: tempfile::TempDir,
-}
-
-impl LocalRegistry {
-    fn start() -> LocalRegistry {
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let host = format!("127.0.0.1:{port}");
-        let config = dir.path().join("config.yml");
-        fs_err::write(
-            &config,
-            format!(
-                "version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\nhttp:\n  addr: {host}\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot run docker-registry: {e}; install the test tools with scripts/install-test-tools.sh")
-            });
-        let reg = LocalRegistry {
-            child,
-            host,
-            _dir: dir,
-        };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(&reg.host).is_ok() {
-                return reg;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("docker-registry did not start on {}", reg.host);
-    }
-}
-
-impl Drop for LocalRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `apko publish` to a real registry: the index arrives byte for byte under both tags, skopeo
 /// reads it and copies every image out of the registry (checking every blob's digest).
 #[test]
 #[ignore = "needs docker-registry and skopeo (scripts/install-test-tools.sh); run by scripts/test.sh"]
 fn publish_to_a_real_registry() {
-    let reg = LocalRegistry::start();
+    let reg = common::LocalRegistry::start();
     let b = built();
     let work = b.dir.join("publish");
     fresh_dir(&work);
@@ -980,7 +925,7 @@ fn publish_to_a_real_registry() {
         assert_eq!(artifact["subject"]["digest"], digest.as_str(), "{arch}");
         // The attached document is the SBOM of that image, byte for byte.
         let layer = artifact["layers"][0]["digest"].as_str().unwrap();
-        let blob = http_get(&reg.host, &format!("/v2/test/hello/blobs/{layer}"));
+        let blob = reg.get(&format!("/v2/test/hello/blobs/{layer}"), None);
         let apk_arch = if arch == "amd64" { "x86_64" } else { "aarch64" };
         assert_eq!(
             blob,
@@ -1127,32 +1072,4 @@ fn layered_image_unpacks_and_runs() {
         &["copy", "oci:layout:amd64", "oci:copied:amd64"],
         &work,
     );
-}
-
-/// The body of `GET path` on the plain-http registry at `host` (a blob, byte for byte).
-fn http_get(host: &str, path: &str) -> Vec<u8> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
-    let mut resp = Vec::new();
-    s.read_to_end(&mut resp).unwrap();
-    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&resp[..split]);
-    if head.contains(" 307 ") || head.contains(" 302 ") {
-        let location = head
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("Location: ")
-                    .or_else(|| l.strip_prefix("location: "))
-            })
-            .unwrap()
-            .trim();
-        let path = location.split_once(host).map_or(location, |(_, p)| p);
-        return http_get(host, path);
-    }
-    assert!(
-        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
-        "{head}"
-    );
-    resp[split + 4..].to_vec()
 }

@@ -250,17 +250,8 @@ impl BuildOutput {
         registry: &dyn apko_oci::registry::Registry,
         tags: &[Reference],
     ) -> Result<usize, BuildError> {
-        use apko_oci::registry::Repository;
         use apko_oci::registry::referrers::{Artifact, attach};
-        let mut repos: Vec<Repository> = tags
-            .iter()
-            .map(|r| Repository {
-                registry: r.registry.clone(),
-                name: r.repository.clone(),
-            })
-            .collect();
-        repos.sort();
-        repos.dedup();
+        let repos = repositories_of(tags);
         let created = self.images.iter().map(|i| i.created).max().unwrap_or(0);
         // (subject, name for titles, build date, [SPDX, CycloneDX]).
         type Subject<'a> = (apko_oci::Descriptor, String, i64, [Option<&'a Vec<u8>>; 2]);
@@ -322,17 +313,8 @@ impl BuildOutput {
         registry: &dyn apko_oci::registry::Registry,
         tags: &[Reference],
     ) -> Result<usize, BuildError> {
-        use apko_oci::registry::Repository;
         use apko_oci::registry::referrers::{Artifact, attach};
-        let mut repos: Vec<Repository> = tags
-            .iter()
-            .map(|r| Repository {
-                registry: r.registry.clone(),
-                name: r.repository.clone(),
-            })
-            .collect();
-        repos.sort();
-        repos.dedup();
+        let repos = repositories_of(tags);
         let mut n = 0;
         for repo in &repos {
             for a in &self.attestations {
@@ -426,4 +408,18 @@ pub(crate) fn write_file(path: &Path, data: &[u8]) -> Result<(), BuildError> {
     apko_oci::write_atomically(path, |mut f| {
         std::io::Write::write_all(&mut f, data).map_err(BuildError::io(path.display()))
     })
+}
+
+/// The repositories `tags` name, each once, in order.
+fn repositories_of(tags: &[Reference]) -> Vec<apko_oci::registry::Repository> {
+    let mut repos: Vec<_> = tags
+        .iter()
+        .map(|r| apko_oci::registry::Repository {
+            registry: r.registry.clone(),
+            name: r.repository.clone(),
+        })
+        .collect();
+    repos.sort();
+    repos.dedup();
+    repos
 }

@@ -18,8 +18,13 @@ use std::time::Duration;
 struct State {
     blobs: BTreeMap<String, Vec<u8>>,
     manifests: BTreeMap<String, (String, Vec<u8>)>,
-    /// Bearer auth with this user/password, token `tok-…`.
+    /// Bearer auth with this user/password, token `tok-<scopes>`; writes need a token with
+    /// a `push` scope for the repository.
     auth: Option<(String, String)>,
+    /// A second user whose tokens are granted only for `pull` scopes.
+    reader: Option<(String, String)>,
+    /// Every scope list a token was asked for.
+    scopes: Vec<Vec<String>>,
     /// 503 answers still to give (to any request).
     failures: usize,
     log: Vec<String>,
@@ -164,20 +169,29 @@ fn serve(stream: TcpStream, st: &Mutex<State>, me: &str) {
             .collect();
         // Token service.
         if path == "/token" {
-            let want = s.auth.clone().map(|(u, p)| {
+            let basic = |(u, p): (String, String)| {
                 use base64::Engine as _;
                 format!(
                     "Basic {}",
                     base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
                 )
-            });
-            if req.headers.get("authorization") == want.as_ref() {
-                let scope = q.get("scope").cloned().unwrap_or_default();
+            };
+            let scopes: Vec<String> = query
+                .split('&')
+                .filter_map(|kv| kv.strip_prefix("scope="))
+                .map(percent_decode)
+                .collect();
+            s.scopes.push(scopes.clone());
+            let given = req.headers.get("authorization");
+            let writer = given == s.auth.clone().map(basic).as_ref();
+            let reader = given.is_some() && given == s.reader.clone().map(basic).as_ref();
+            if writer || (reader && scopes.iter().all(|sc| sc.ends_with(":pull"))) {
+                let token = scopes.join(";");
                 respond(
                     &mut w,
                     200,
                     &[],
-                    format!(r#"{{"token":"tok-{scope}"}}"#).as_bytes(),
+                    format!(r#"{{"token":"tok-{token}"}}"#).as_bytes(),
                 );
             } else {
                 respond(&mut w, 401, &[], b"{}");
@@ -185,10 +199,28 @@ fn serve(stream: TcpStream, st: &Mutex<State>, me: &str) {
             continue;
         }
         if s.auth.is_some() {
-            let authorized = req
+            let token = req
                 .headers
                 .get("authorization")
-                .is_some_and(|a| a.starts_with("Bearer tok-repository:"));
+                .and_then(|a| a.strip_prefix("Bearer tok-"))
+                .unwrap_or("");
+            let repo = path
+                .strip_prefix("/v2/")
+                .and_then(|r| {
+                    ["/blobs/", "/manifests/", "/referrers/"]
+                        .iter()
+                        .find_map(|m| r.split_once(m).map(|(n, _)| n))
+                })
+                .unwrap_or("");
+            let read = matches!(req.method.as_str(), "GET" | "HEAD");
+            let authorized = path == "/v2/" && token.starts_with("repository:")
+                || token.split(';').any(|sc| {
+                    sc.strip_prefix("repository:")
+                        .and_then(|sc| sc.rsplit_once(':'))
+                        .is_some_and(|(name, access)| {
+                            name == repo && (read || access.split(',').any(|a| a == "push"))
+                        })
+                });
             if !authorized {
                 respond(
                     &mut w,
@@ -738,4 +770,62 @@ fn pulled_blobs_must_match_their_descriptors() {
     // A reference by a digest the registry does not serve for it.
     let bad: Result<ImageRef, _> = format!("{}/test/hello@sha256:12", reg.host).parse();
     assert!(bad.is_err());
+}
+
+#[test]
+fn reads_ask_for_pull_tokens_so_read_only_credentials_pull() {
+    use apko_oci::registry::pull::{ImageRef, pull_image};
+    let reg = Registry::start();
+    {
+        let mut s = reg.state.lock().unwrap();
+        s.auth = Some(("me".into(), "s3cret".into()));
+        s.reader = Some(("reader".into(), "r".into()));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (img, index) = image(dir.path());
+    let repo = Repository {
+        registry: reg.host.clone(),
+        name: "private/app".into(),
+    };
+    let with = |user: &str, password: &str| {
+        let mut creds = StaticCredentials::default();
+        creds.0.insert(
+            reg.host.clone(),
+            Credentials {
+                username: user.into(),
+                password: password.into(),
+            },
+        );
+        client().with_credentials(creds)
+    };
+    let writer = with("me", "s3cret");
+    writer.push_image(&repo, &img, &[]).unwrap();
+    writer
+        .push_manifest(&repo, "v1", MEDIA_TYPE_INDEX, &index)
+        .unwrap();
+    // The push asked for a pull token for its HEADs and a push token for its uploads.
+    let asked = reg.state.lock().unwrap().scopes.clone();
+    assert!(asked.contains(&vec!["repository:private/app:pull".to_owned()]));
+    assert!(asked.contains(&vec!["repository:private/app:push,pull".to_owned()]));
+
+    // A reader pulls the image; its token service never grants it a push scope.
+    reg.state.lock().unwrap().scopes.clear();
+    let reader = with("reader", "r");
+    let r: ImageRef = format!("{}/private/app:v1", reg.host).parse().unwrap();
+    let out = dir.path().join("pulled");
+    let p = pull_image(&reader, &r, &out, true).unwrap();
+    assert_eq!(p.digest, Digest::of(&index));
+    let asked = reg.state.lock().unwrap().scopes.clone();
+    assert!(!asked.is_empty());
+    assert!(
+        asked.iter().flatten().all(|s| s.ends_with(":pull")),
+        "{asked:?}"
+    );
+    // …and cannot push.
+    let other = Repository {
+        registry: reg.host.clone(),
+        name: "private/app".into(),
+    };
+    let err = reader.push_image(&other, &img, &[]).unwrap_err();
+    assert!(err.to_string().contains(&reg.host), "{err}");
 }

@@ -208,10 +208,12 @@ impl RegistryClient {
         )
     }
 
-    /// The `Authorization` header for pushing to `repo` (`None`: anonymous).
+    /// The `Authorization` header for a request to `repo`'s registry with the token scopes
+    /// `scopes` (`repository:<name>:pull` or `:push,pull`; `None`: anonymous).
     fn authorization(
         &self,
         repo: &Repository,
+        scopes: &[String],
         fresh: bool,
     ) -> Result<Option<String>, RegistryError> {
         match self.endpoint(&repo.registry)?.1 {
@@ -225,12 +227,13 @@ impl RegistryClient {
                 }),
             },
             Scheme::Bearer { realm, service } => {
-                let key = (repo.registry.clone(), repo.name.clone());
+                let key = (repo.registry.clone(), scopes.join(" "));
                 if !fresh && let Some(t) = self.tokens.lock().expect("lock").get(&key) {
                     return Ok(Some(format!("Bearer {t}")));
                 }
                 let creds = self.creds(&repo.registry);
-                let scope = format!("repository:{}:push,pull", repo.name);
+                // OAuth2 joins scopes with spaces; docker's token GET repeats the parameter.
+                let scope = scopes.join(" ");
                 let mut resp = self.retry(
                     || match &creds {
                         // An identity (refresh) token: the OAuth2 exchange docker uses.
@@ -247,7 +250,10 @@ impl RegistryClient {
                             self.agent.post(&realm).send_form(form)
                         }
                         _ => {
-                            let mut req = self.agent.get(&realm).query("scope", &scope);
+                            let mut req = self.agent.get(&realm);
+                            for scope in scopes {
+                                req = req.query("scope", scope);
+                            }
                             if !service.is_empty() {
                                 req = req.query("service", &service);
                             }
@@ -313,7 +319,8 @@ impl RegistryClient {
 
     /// Sends a request to `repo`'s registry, authenticated when `url` is on the registry
     /// itself (never to another host a `Location` may point at); a 401 renews a token once.
-    /// `retry`: whether transient failures are retried here.
+    /// `retry`: whether transient failures are retried here. Reads (`GET`, `HEAD`) ask for a
+    /// pull token, so that read-only credentials suffice for them.
     fn send(
         &self,
         method: &'static str,
@@ -322,6 +329,27 @@ impl RegistryClient {
         headers: &[(&str, &str)],
         body: &Body<'_>,
         retry: bool,
+    ) -> Result<ureq::http::Response<ureq::Body>, RegistryError> {
+        let access = if matches!(method, "GET" | "HEAD") {
+            "pull"
+        } else {
+            "push,pull"
+        };
+        let scopes = [format!("repository:{}:{access}", repo.name)];
+        self.send_scoped(method, repo, url, headers, body, retry, &scopes)
+    }
+
+    /// [`RegistryClient::send`] with the token scopes given.
+    #[allow(clippy::too_many_arguments)]
+    fn send_scoped(
+        &self,
+        method: &'static str,
+        repo: &Repository,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &Body<'_>,
+        retry: bool,
+        scopes: &[String],
     ) -> Result<ureq::http::Response<ureq::Body>, RegistryError> {
         if let Body::File(path) = body {
             fs_err::metadata(path).map_err(|e| RegistryError::Read {
@@ -334,7 +362,7 @@ impl RegistryClient {
         let mut fresh = false;
         loop {
             let auth = if own {
-                self.authorization(repo, fresh)?
+                self.authorization(repo, scopes, fresh)?
             } else {
                 None
             };
@@ -379,6 +407,24 @@ impl RegistryClient {
             }
             return Ok(resp);
         }
+    }
+
+    /// The body of a manifest or index answer, at most 16 MiB (what registries accept).
+    fn small_body(
+        url: &str,
+        mut resp: ureq::http::Response<ureq::Body>,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let mut bytes = Vec::new();
+        resp.body_mut()
+            .with_config()
+            .limit(16 << 20)
+            .reader()
+            .read_to_end(&mut bytes)
+            .map_err(|e| RegistryError::Read {
+                path: url.to_owned(),
+                source: e,
+            })?;
+        Ok(bytes)
     }
 
     fn check(
@@ -503,13 +549,19 @@ impl RegistryClient {
             "{base}/v2/{}/blobs/uploads/?mount={digest}&from={}",
             repo.name, from.name
         );
-        let resp = self.send(
+        // A token service grants a mount only with pull access to the source as well.
+        let scopes = [
+            format!("repository:{}:push,pull", repo.name),
+            format!("repository:{}:pull", from.name),
+        ];
+        let resp = self.send_scoped(
             "POST",
             repo,
             &url,
             &[("Content-Length", "0")],
             &Body::Empty,
             true,
+            &scopes,
         )?;
         match resp.status().as_u16() {
             201 => Ok(true),
@@ -601,24 +653,14 @@ impl RegistryClient {
             &Body::Empty,
             true,
         )?;
-        let mut resp = Self::check("GET", &url, resp, &[200])?;
+        let resp = Self::check("GET", &url, resp, &[200])?;
         let media = resp
             .headers()
             .get("content-type")
             .and_then(|h| h.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        let mut bytes = Vec::new();
-        resp.body_mut()
-            .with_config()
-            .limit(16 << 20)
-            .reader()
-            .read_to_end(&mut bytes)
-            .map_err(|e| RegistryError::Read {
-                path: url.clone(),
-                source: e,
-            })?;
-        Ok((media, bytes))
+        Ok((media, Self::small_body(&url, resp)?))
     }
 
     /// Downloads the blob `digest` of `repo` into `dest` (created or replaced), refusing one
@@ -719,18 +761,7 @@ impl RegistryClient {
             true,
         )?;
         let bytes = if resp.status().as_u16() == 200 {
-            let mut resp = resp;
-            let mut bytes = Vec::new();
-            resp.body_mut()
-                .with_config()
-                .limit(16 << 20)
-                .reader()
-                .read_to_end(&mut bytes)
-                .map_err(|e| RegistryError::Read {
-                    path: url.clone(),
-                    source: e,
-                })?;
-            bytes
+            Self::small_body(&url, resp)?
         } else {
             match self.get_manifest(repo, &super::referrers::referrers_tag(subject)) {
                 Ok((_, bytes)) => bytes,
