@@ -433,6 +433,16 @@ fn pushes_images_and_indexes_byte_for_byte() {
         (stats.uploaded, stats.present, stats.mounted),
         (img.layers.len() as u64 + 1, 0, 0)
     );
+    // One HEAD per blob: the upload does not ask again.
+    let heads = reg
+        .state
+        .lock()
+        .unwrap()
+        .log
+        .iter()
+        .filter(|l| l.starts_with("HEAD"))
+        .count();
+    assert_eq!(heads, img.layers.len() + 1);
     let d = c
         .push_manifest(&repo, "latest", MEDIA_TYPE_INDEX, &index)
         .unwrap();

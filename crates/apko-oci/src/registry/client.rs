@@ -476,6 +476,17 @@ impl RegistryClient {
         if self.has_blob(repo, digest)? {
             return Ok(BlobOutcome::Present);
         }
+        self.upload_blob(repo, digest, blob)
+    }
+
+    /// Uploads `blob` (whose digest is `digest`) to `repo` without asking first whether the
+    /// registry has it: a `POST` for an upload session, then one `PUT` with the bytes.
+    pub fn upload_blob(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        blob: &Blob,
+    ) -> Result<BlobOutcome, RegistryError> {
         let size = match blob {
             Blob::Bytes(b) => b.len() as u64,
             Blob::File(p) => fs_err::metadata(p).map_or(0, |m| m.len()),
@@ -790,6 +801,15 @@ impl Registry for RegistryClient {
         blob: &Blob,
     ) -> Result<BlobOutcome, RegistryError> {
         RegistryClient::push_blob(self, repo, digest, blob)
+    }
+
+    fn upload_blob(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        blob: &Blob,
+    ) -> Result<BlobOutcome, RegistryError> {
+        RegistryClient::upload_blob(self, repo, digest, blob)
     }
 
     fn mount_blob(

@@ -232,6 +232,17 @@ pub trait Registry: Sync {
         blob: &Blob,
     ) -> Result<BlobOutcome, RegistryError>;
 
+    /// Uploads a blob the caller knows the registry lacks (it asked [`Registry::has_blob`]);
+    /// default: [`Registry::push_blob`], which may ask again.
+    fn upload_blob(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        blob: &Blob,
+    ) -> Result<BlobOutcome, RegistryError> {
+        self.push_blob(repo, digest, blob)
+    }
+
     /// The manifest or index at `reference` (media type and bytes), `None` when there is none
     /// (default: `None`).
     fn find_manifest(
@@ -306,7 +317,7 @@ pub trait Registry: Sync {
             stats.add(if mounted {
                 BlobOutcome::Mounted
             } else {
-                self.push_blob(repo, digest, blob)?
+                self.upload_blob(repo, digest, blob)?
             });
         }
         let digest = self.push_manifest(
