@@ -344,3 +344,52 @@ fn sboms_of_an_existing_zstd_image() {
     let inspected: Value = serde_json::from_slice(&files[0].1).unwrap();
     assert_eq!(ids(&inspected, "packages"), ids(&sbom(&out), "packages"));
 }
+
+/// The merged document of our own melange-like packages passes pyspdxtools (SPDX 2.3) and
+/// ntia-checker, as the real Wolfi/melange packages' do in the conformance suite.
+#[test]
+#[ignore = "needs pyspdxtools and ntia-checker (scripts/install-test-tools.sh); run by scripts/test.sh"]
+fn merged_documents_are_valid_spdx() {
+    let venv = std::env::var_os("APKO_TEST_VENV").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-venv"),
+        std::path::PathBuf::from,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo(&dir.path().join("repo"));
+    let cfg = "contents:\n  repositories: [@REPO@]\n  keyring: [@KEY@]\n  packages: [tool]\narchs: [x86_64]\n";
+    let out = build(request(dir.path(), cfg, &repo)).unwrap();
+    let path = dir.path().join("sbom-x86_64.spdx.json");
+    fs_err::write(&path, out.images[0].sbom.as_ref().unwrap()).unwrap();
+    // The merge really happened: the upstream source package of `tool` is in the document.
+    assert!(
+        sbom(&out)["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "upstream")
+    );
+    for (tool, args) in [("pyspdxtools", vec!["-i"]), ("ntia-checker", vec![])] {
+        let bin = venv.join("bin").join(tool);
+        assert!(
+            bin.is_file(),
+            "{} is missing; run scripts/install-test-tools.sh (or set APKO_TEST_VENV)",
+            bin.display()
+        );
+        let o = std::process::Command::new(&bin)
+            .args(args)
+            .arg(&path)
+            .output()
+            .unwrap();
+        let report = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(o.status.success(), "{tool}: {report}");
+        if tool == "pyspdxtools" {
+            assert!(o.stderr.is_empty(), "{tool}: {report}");
+        } else {
+            assert!(report.contains("Conformant: True"), "{tool}: {report}");
+        }
+    }
+}
