@@ -271,16 +271,18 @@ fn serve(root: PathBuf) -> String {
                     }
                     let path = request.split(' ').nth(1).unwrap_or("/");
                     let file = root.join(path.trim_start_matches('/'));
-                    let ok = match std::fs::read(&file) {
-                        Ok(body) => {
+                    // `io::copy` from a file to a socket is `sendfile` on Linux, as in
+                    // nginx: the server's cost is not counted against the build.
+                    let ok = match std::fs::File::open(&file) {
+                        Ok(mut body) if body.metadata().is_ok_and(|m| m.is_file()) => {
+                            let len = body.metadata().map_or(0, |m| m.len());
                             let head = format!(
-                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\n\r\n",
-                                body.len()
+                                "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nContent-Type: application/octet-stream\r\n\r\n"
                             );
                             stream.write_all(head.as_bytes()).is_ok()
-                                && stream.write_all(&body).is_ok()
+                                && std::io::copy(&mut body, &mut stream).is_ok()
                         }
-                        Err(_) => stream
+                        _ => stream
                             .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
                             .is_ok(),
                     };

@@ -114,7 +114,7 @@ impl Transport for HttpTransport {
             .into_body()
             .into_reader()
             .take(self.max_size.saturating_add(1));
-        let n = io::copy(&mut body, out).map_err(|source| FetchError::Io {
+        let n = copy_large(&mut body, out).map_err(|source| FetchError::Io {
             url: url.to_owned(),
             source,
         })?;
@@ -125,6 +125,24 @@ impl Transport for HttpTransport {
             });
         }
         Ok(Fetch::Body { etag: new_etag })
+    }
+}
+
+/// `io::copy` with a 256 KiB buffer instead of 8 KiB: a package download makes 32 times
+/// fewer reads and writes.
+fn copy_large(r: &mut impl Read, w: &mut dyn Write) -> io::Result<u64> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut n = 0u64;
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => return Ok(n),
+            Ok(k) => {
+                w.write_all(&buf[..k])?;
+                n += k as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
 }
 
