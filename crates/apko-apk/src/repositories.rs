@@ -368,20 +368,18 @@ impl Repositories {
     /// ([`Repositories::with_expanded_cache`]) and the package's identity is known: a package
     /// found there is neither fetched nor decompressed (its data is checked by
     /// [`CachedData::verify`] before use: see [`ExpandedFile::unverified`]); one that is not is
-    /// fetched, verified and expanded into the cache. Without a cache, the data goes to
-    /// `scratch`.
+    /// fetched, verified and expanded into the cache. The data is hard-linked to `scratch`
+    /// (in the build's work directory) and used there, so that no other build sharing the
+    /// cache can remove or replace it under this one; where no link can be made (the cache on
+    /// another filesystem), the cache's file is used. Without a cache, the data goes to
+    /// `scratch`. A cache that cannot be written is a warning, and the package is not cached.
     pub fn package_cached(
         &self,
         req: PackageRequest<'_>,
         scratch: &Path,
     ) -> Result<ExpandedFile, PackageFetchError> {
         let Some(cache) = &self.expanded else {
-            return self.package(req, scratch).map(|v| ExpandedFile {
-                package: v.package,
-                data: scratch.to_owned(),
-                fetch_time: v.fetch_time,
-                unverified: None,
-            });
+            return self.uncached(req, scratch);
         };
         if let Some(hit) = cache.get(req.info) {
             if req
@@ -390,54 +388,123 @@ impl Repositories {
             {
                 return Err(PackageFetchError::DataPin);
             }
-            return Ok(ExpandedFile {
-                package: hit.package,
-                data: hit.data.path.clone(),
-                fetch_time: Duration::ZERO,
-                unverified: Some(hit.data),
-            });
+            let data = match link_into(&hit.data.path, scratch) {
+                Ok(()) => Some(CachedData {
+                    path: scratch.to_owned(),
+                    size: hit.data.size,
+                }),
+                // Removed by another build since: a miss.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(_) => Some(hit.data),
+            };
+            if let Some(data) = data {
+                return Ok(ExpandedFile {
+                    package: hit.package,
+                    data: data.path.clone(),
+                    fetch_time: Duration::ZERO,
+                    unverified: Some(data),
+                });
+            }
         }
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| PackageFetchError::Io { path, source }
-        };
-        let Some(pending) = cache.begin(req.info).map_err(io(cache.root()))? else {
-            return self.package(req, scratch).map(|v| ExpandedFile {
-                package: v.package,
-                data: scratch.to_owned(),
-                fetch_time: v.fetch_time,
-                unverified: None,
-            });
-        };
-        let tmp = pending.data_path();
-        let v = self.package(req, &tmp)?;
-        let size = fs_err::metadata(&tmp).map_err(io(&tmp))?.len();
-        let data = cache
-            .commit(pending, &v.package, size)
-            .map_err(io(cache.root()))?;
-        Ok(ExpandedFile {
+        self.fill_cache(cache, req, scratch)
+    }
+
+    /// The package expanded to `scratch`, not cached.
+    fn uncached(
+        &self,
+        req: PackageRequest<'_>,
+        scratch: &Path,
+    ) -> Result<ExpandedFile, PackageFetchError> {
+        self.package(req, scratch).map(|v| ExpandedFile {
             package: v.package,
-            data: data.path,
+            data: scratch.to_owned(),
             fetch_time: v.fetch_time,
             unverified: None,
         })
     }
 
-    /// Drops the cached expansion `req` found (its data failed [`CachedData::verify`]) and
-    /// makes it again from the package.
-    pub fn repair_cached(
+    /// Fetches and expands the package into `cache` (see [`Repositories::package_cached`]).
+    fn fill_cache(
         &self,
+        cache: &ExpandedCache,
         req: PackageRequest<'_>,
         scratch: &Path,
     ) -> Result<ExpandedFile, PackageFetchError> {
-        if let Some(cache) = &self.expanded {
+        let not_cached = |e: &std::io::Error| {
             (self.warn)(&format!(
-                "{}: cached expansion is corrupt; expanding the package again",
-                req.info.name_version()
+                "{}: cannot write to the package cache {}: {e}; not cached",
+                req.info.name_version(),
+                cache.root().display()
             ));
-            cache.remove(req.info);
+        };
+        let pending = match cache.begin(req.info) {
+            Ok(Some(p)) => p,
+            Ok(None) => return self.uncached(req, scratch),
+            Err(e) => {
+                not_cached(&e);
+                return self.uncached(req, scratch);
+            }
+        };
+        let tmp = pending.data_path();
+        let v = self.package(req, &tmp)?;
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| PackageFetchError::Io { path, source }
+        };
+        let done = |data: PathBuf| ExpandedFile {
+            package: v.package.clone(),
+            data,
+            fetch_time: v.fetch_time,
+            unverified: None,
+        };
+        // Only files with SHA-1 checksums can be checked on use (legacy MD5 ones cannot):
+        // such a package is not cached.
+        let checkable = v.package.entries.iter().all(|e| {
+            e.kind != crate::package::DataKind::File
+                || matches!(e.checksum, Some(Checksum::Sha1(_)))
+        });
+        if !checkable {
+            if fs_err::rename(&tmp, scratch).is_err() {
+                fs_err::copy(&tmp, scratch).map_err(io(scratch))?;
+            }
+            return Ok(done(scratch.to_owned()));
         }
-        self.package_cached(req, scratch)
+        let size = fs_err::metadata(&tmp).map_err(io(&tmp))?.len();
+        // Linked before it is published: what this build uses is what it expanded.
+        let linked = link_into(&tmp, scratch).is_ok();
+        match cache.commit(pending, &v.package, size) {
+            Ok(data) if !linked => Ok(done(data.path)),
+            Ok(_) => Ok(done(scratch.to_owned())),
+            Err(e) => {
+                not_cached(&e);
+                if linked {
+                    Ok(done(scratch.to_owned()))
+                } else {
+                    self.uncached(req, scratch)
+                }
+            }
+        }
+    }
+
+    /// Drops the cached expansion `req` found (its data, at `used`, failed
+    /// [`CachedData::verify`]; another build may have replaced the entry since, which is then
+    /// kept) and makes it again from the package, into the cache and `scratch` as
+    /// [`Repositories::package_cached`] does.
+    pub fn repair_cached(
+        &self,
+        req: PackageRequest<'_>,
+        used: &Path,
+        scratch: &Path,
+    ) -> Result<ExpandedFile, PackageFetchError> {
+        let Some(cache) = &self.expanded else {
+            return self.uncached(req, scratch);
+        };
+        (self.warn)(&format!(
+            "{}: cached expansion is corrupt; expanding the package again",
+            req.info.name_version()
+        ));
+        cache.remove_if_same(req.info, used);
+        self.fill_cache(cache, req, scratch)
     }
 
     /// Fetches, verifies and expands the package `req` describes, writing its decompressed
@@ -578,6 +645,16 @@ pub fn key_file_name(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Hard-links `from` to `to` (replacing it) through a temporary name and a rename.
+fn link_into(from: &Path, to: &Path) -> std::io::Result<()> {
+    let tmp = to.with_extension("link-tmp");
+    let _ = fs_err::remove_file(&tmp);
+    fs_err::hard_link(from, &tmp)?;
+    fs_err::rename(&tmp, to).inspect_err(|_| {
+        let _ = fs_err::remove_file(&tmp);
+    })
 }
 
 #[cfg(test)]

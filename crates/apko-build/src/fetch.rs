@@ -181,7 +181,7 @@ pub(crate) fn prepare_sources(
         let pkg = e.chosen.info.name_version();
         let again = s
             .repos
-            .repair_cached(e.request(), &e.data)
+            .repair_cached(e.request(), &data.path, &e.data)
             .map_err(|err| package_error(&pkg, arch, err))?;
         if again.package.entries != e.package.entries || again.data != e.data {
             return Err(BuildError::NotThePackage {

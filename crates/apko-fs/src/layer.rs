@@ -273,10 +273,61 @@ pub fn layer_key(
     k.update((opts.block_size as u64).to_le_bytes());
     k.update(h.len.to_le_bytes());
     k.update(h.sha.finalize());
+    k.update(compressor_fingerprint(
+        opts.compression,
+        opts.compression_level,
+    )?);
     Ok(Some(LayerKey {
         key: k.finalize().into(),
         sources: ids.used.into_iter().collect(),
     }))
+}
+
+/// What the compressor makes of a fixed sample at `level` (text and pseudo-random bytes, in
+/// several blocks), with zstd's library version: a new zlib-rs or libzstd that would
+/// compress differently gives other keys, so a warm build never returns bytes a cold build
+/// would no longer write. Computed once per process and setting (about a millisecond).
+fn compressor_fingerprint(compression: Compression, level: u32) -> Result<[u8; 32], FsError> {
+    use sha2::Digest as _;
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    type Memo = Mutex<HashMap<(u8, u32), [u8; 32]>>;
+    static DONE: OnceLock<Memo> = OnceLock::new();
+    let done = DONE.get_or_init(Mutex::default);
+    let key = (compression as u8, level);
+    if let Some(f) = done
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&key)
+    {
+        return Ok(*f);
+    }
+    let mut sample = Vec::with_capacity(192 << 10);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while sample.len() < 96 << 10 {
+        sample.extend_from_slice(format!("line {} of the sample\n", sample.len() % 977).as_bytes());
+    }
+    while sample.len() < 192 << 10 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        sample.extend_from_slice(&x.to_le_bytes()[..3]);
+    }
+    let produce = |w: &mut dyn Write| w.write_all(&sample).map_err(FsError::Write);
+    let (_, digests) = match compression {
+        Compression::Gzip => compress(Vec::new(), level, 64 << 10, 1, produce)?,
+        Compression::Zstd => {
+            crate::zstd::compress_zstd(Vec::new(), i32::try_from(level).unwrap_or(3), 1, produce)?
+        }
+    };
+    let mut h = sha2::Sha256::new();
+    h.update(digests.compressed_sha256);
+    h.update(zstd::zstd_safe::version_number().to_le_bytes());
+    let f: [u8; 32] = h.finalize().into();
+    done.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(key, f);
+    Ok(f)
 }
 
 fn write_entries(
@@ -466,4 +517,20 @@ pub fn write_tar<W: Write>(
     write_tar_entries(tree, opts, &mut h, &LayerPart::all())?;
     h.flush().map_err(FsError::Write)?;
     Ok((h.len, h.sha.finalize().into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compressor_fingerprints_tell_settings_apart_and_are_stable() {
+        let g6 = compressor_fingerprint(Compression::Gzip, 6).unwrap();
+        let g1 = compressor_fingerprint(Compression::Gzip, 1).unwrap();
+        let z3 = compressor_fingerprint(Compression::Zstd, 3).unwrap();
+        assert_ne!(g6, g1);
+        assert_ne!(g6, z3);
+        // The same again (from the memo).
+        assert_eq!(compressor_fingerprint(Compression::Gzip, 6).unwrap(), g6);
+    }
 }

@@ -216,10 +216,20 @@ impl ExpandedCache {
         Ok(CachedData { path: data, size })
     }
 
-    /// Removes the entry of `info` (a data file that failed verification).
-    pub fn remove(&self, info: &PackageInfo) {
-        if let Some(identity) = info.checksum {
-            let (data, meta) = self.paths(&Self::key(info, &identity));
+    /// Removes the entry of `info` whose data file is `used` (the same file, or a hard link
+    /// to it) because it failed verification; an entry another build has written again since
+    /// (another file) is kept.
+    pub fn remove_if_same(&self, info: &PackageInfo, used: &Path) {
+        use std::os::unix::fs::MetadataExt as _;
+        let Some(identity) = info.checksum else {
+            return;
+        };
+        let (data, meta) = self.paths(&Self::key(info, &identity));
+        let same = match (fs_err::metadata(&data), fs_err::metadata(used)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        };
+        if same {
             let _ = fs_err::remove_file(meta);
             let _ = fs_err::remove_file(data);
         }

@@ -9,7 +9,6 @@
 //! cryptographic hash, about 40 ms per 200 MB) are checked against the entry: a damaged blob
 //! is dropped with a warning and the layer is written again.
 
-use crate::error::BuildError;
 use apko_fs::{Digests, LayerBlob};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
@@ -58,6 +57,11 @@ impl LayerCache {
         LayerCache { root }
     }
 
+    /// Its directory.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
     fn entry_path(&self, key: &[u8; 32]) -> PathBuf {
         self.root.join(format!("{}.json", hex::encode(key)))
     }
@@ -66,8 +70,17 @@ impl LayerCache {
         self.root.join("blobs").join(hex::encode(digest))
     }
 
-    /// The cached layer of `key`, checked; `warn` hears about a damaged one (which is removed).
-    pub(crate) fn get(&self, key: &[u8; 32], warn: &dyn Fn(&str)) -> Option<(LayerBlob, PathBuf)> {
+    /// The cached layer of `key`, hard-linked to `own` (in the work directory) and checked
+    /// there, so that no other build can remove or replace what was checked before it is
+    /// used; where no link can be made (the cache on another filesystem), the cache's file is
+    /// checked and used. `warn` hears about a damaged blob, which is removed unless another
+    /// build has replaced it meanwhile. Returns the layer and the path of its blob.
+    pub(crate) fn get(
+        &self,
+        key: &[u8; 32],
+        own: &Path,
+        warn: &dyn Fn(&str),
+    ) -> Option<(LayerBlob, PathBuf)> {
         let mut text = Vec::new();
         fs_err::File::open(self.entry_path(key))
             .ok()?
@@ -87,15 +100,25 @@ impl LayerCache {
         let blob = self.blob_path(&digests.compressed_sha256);
         let mut want = [0u8; 32];
         hex::decode_to_slice(&e.blake3, &mut want).ok()?;
-        match verify(&blob, e.size, &want) {
-            Ok(true) => Some((LayerBlob { digests }, blob)),
+        let used = match link_into(&blob, own) {
+            Ok(()) => own.to_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(_) => blob.clone(),
+        };
+        match verify(&used, e.size, &want) {
+            Ok(true) => Some((LayerBlob { digests }, used)),
             Ok(false) => {
                 warn(&format!(
                     "cached layer {} is damaged; writing it again",
                     blob.display()
                 ));
-                let _ = fs_err::remove_file(&blob);
-                let _ = fs_err::remove_file(self.entry_path(key));
+                if same_file(&used, &blob) {
+                    let _ = fs_err::remove_file(&blob);
+                    let _ = fs_err::remove_file(self.entry_path(key));
+                }
+                if used != blob {
+                    let _ = fs_err::remove_file(&used);
+                }
                 None
             }
             Err(_) => None,
@@ -103,46 +126,69 @@ impl LayerCache {
     }
 
     /// A temporary file in the cache to write a layer to.
-    pub(crate) fn begin(&self) -> Result<PendingLayer, BuildError> {
-        fs_err::create_dir_all(self.root.join("blobs"))
-            .map_err(BuildError::io(self.root.display()))?;
+    pub(crate) fn begin(&self) -> std::io::Result<PendingLayer> {
+        fs_err::create_dir_all(self.root.join("blobs"))?;
         let dir = tempfile::Builder::new()
             .prefix(".tmp-")
-            .tempdir_in(&self.root)
-            .map_err(BuildError::io(self.root.display()))?;
+            .tempdir_in(&self.root)?;
         let path = dir.path().join("layer");
         Ok(PendingLayer { dir, path })
     }
 
-    /// Moves a written layer into place under `key`; returns where its blob now is.
+    /// Moves a written layer into place under `key` and links it to `own`; returns the path
+    /// of its blob to use (`own`, or the cache's file where no link can be made). On an error
+    /// the written layer is still at [`PendingLayer::path`].
     pub(crate) fn commit(
         &self,
         key: &[u8; 32],
-        pending: PendingLayer,
+        pending: &PendingLayer,
         blob: &LayerBlob,
-    ) -> Result<PathBuf, BuildError> {
+        own: &Path,
+    ) -> std::io::Result<PathBuf> {
         let d = &blob.digests;
         let final_blob = self.blob_path(&d.compressed_sha256);
-        // No fsync: a blob a crash left torn fails its digest check on use.
-        fs_err::rename(pending.path(), &final_blob)
-            .map_err(BuildError::io(final_blob.display()))?;
+        // Hashed in the private temporary directory, before any other build can see it.
+        let blake3 = blake3_of(pending.path())?;
         let entry = Entry {
             format: FORMAT.to_owned(),
             digest: blob.digest(),
             diff_id: blob.diff_id(),
             size: d.compressed_size,
             uncompressed_size: d.uncompressed_size,
-            blake3: hex::encode(
-                blake3_of(&final_blob).map_err(BuildError::io(final_blob.display()))?,
-            ),
+            blake3: hex::encode(blake3),
         };
         let json = serde_json::to_vec(&entry).unwrap_or_default();
         let tmp = pending.dir.path().join("entry");
-        let path = self.entry_path(key);
-        fs_err::write(&tmp, &json).map_err(BuildError::io(tmp.display()))?;
-        fs_err::rename(&tmp, &path).map_err(BuildError::io(path.display()))?;
-        let _ = pending.dir.close();
-        Ok(final_blob)
+        fs_err::write(&tmp, &json)?;
+        // Linked to `own` first: what this build uses is what it wrote, whatever another
+        // build does to the cache afterwards.
+        let used = match link_into(pending.path(), own) {
+            Ok(()) => own.to_owned(),
+            Err(_) => final_blob.clone(),
+        };
+        // No fsync: a blob a crash left torn fails its check on use.
+        fs_err::rename(pending.path(), &final_blob)?;
+        fs_err::rename(&tmp, self.entry_path(key))?;
+        Ok(used)
+    }
+}
+
+/// Hard-links `from` to `to` (replacing it) through a temporary name and a rename.
+fn link_into(from: &Path, to: &Path) -> std::io::Result<()> {
+    let tmp = to.with_extension("link-tmp");
+    let _ = fs_err::remove_file(&tmp);
+    fs_err::hard_link(from, &tmp)?;
+    fs_err::rename(&tmp, to).inspect_err(|_| {
+        let _ = fs_err::remove_file(&tmp);
+    })
+}
+
+/// Whether `a` and `b` are the same file (device and inode).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (fs_err::metadata(a), fs_err::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
     }
 }
 

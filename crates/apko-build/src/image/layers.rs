@@ -179,34 +179,28 @@ pub(crate) struct Sources<'a> {
     pub(crate) prepare: &'a (dyn Fn(&[u32]) -> Result<(), BuildError> + Sync),
 }
 
-/// A layer whose blob is in the layer cache: hard-linked into the work directory, so that it
-/// lives as long as the layer whatever happens to the cache; where a link cannot be made (the
-/// cache on another filesystem), the cache's file itself (documented in docs/cache.md).
+/// A layer whose blob `path` came from the layer cache: its own link in the work directory
+/// (it lives as long as the layer whatever happens to the cache), or, where a link cannot be
+/// made (the cache on another filesystem), the cache's file itself (docs/cache.md).
 fn cached_layer(
     blob: LayerBlob,
     packages: Vec<String>,
     media_type: &'static str,
-    cached: &Path,
-    own: PathBuf,
+    path: PathBuf,
+    own: &Path,
     work: &Arc<WorkDir>,
 ) -> Layer {
-    let _ = fs_err::remove_file(&own);
-    if fs_err::hard_link(cached, &own).is_ok() {
-        return Layer {
-            blob,
-            packages,
-            media_type,
-            path: own,
-            _work: work.clone(),
-        };
-    }
-    let dir = cached.parent().map(Path::to_owned).unwrap_or_default();
+    let work = if path == own {
+        work.clone()
+    } else {
+        Arc::new(WorkDir::existing(path.parent().unwrap_or(Path::new("."))))
+    };
     Layer {
         blob,
         packages,
         media_type,
-        path: cached.to_owned(),
-        _work: Arc::new(WorkDir::existing(&dir)),
+        path,
+        _work: work,
     }
 }
 
@@ -253,9 +247,9 @@ pub(crate) fn write_layers(
         };
         let own = work.path().join(format!("layer-{arch}-{name}.{ext}"));
         if let (Some(cache), Some(k)) = (sources.cache, &key)
-            && let Some((blob, path)) = cache.get(&k.key, sources.warn)
+            && let Some((blob, path)) = cache.get(&k.key, &own, sources.warn)
         {
-            return Ok(cached_layer(blob, packages, media_type, &path, own, work));
+            return Ok(cached_layer(blob, packages, media_type, path, &own, work));
         }
         match &key {
             Some(k) => (sources.prepare)(&k.sources)?,
@@ -264,8 +258,16 @@ pub(crate) fn write_layers(
                 (sources.prepare)(&all)?;
             }
         }
+        // A cache that cannot be written (read-only, full) is a warning, not a failure.
+        let cache_warning = |e: std::io::Error| {
+            let root = sources.cache.map_or(Path::new(""), LayerCache::root);
+            (sources.warn)(&format!(
+                "cannot write to the layer cache {}: {e}; the layer is not cached",
+                root.display()
+            ));
+        };
         let pending = match (sources.cache, &key) {
-            (Some(cache), Some(_)) => Some(cache.begin()?),
+            (Some(cache), Some(_)) => cache.begin().map_err(cache_warning).ok(),
             _ => None,
         };
         let path = match &pending {
@@ -281,15 +283,20 @@ pub(crate) fn write_layers(
         )
         .map_err(fs_error)?;
         std::io::Write::flush(&mut { w }).map_err(BuildError::io(path.display()))?;
-        if let (Some(cache), Some(k), Some(p)) = (sources.cache, &key, pending) {
-            let path = cache.commit(&k.key, p, &blob)?;
-            return Ok(cached_layer(blob, packages, media_type, &path, own, work));
+        if let (Some(cache), Some(k), Some(p)) = (sources.cache, &key, &pending) {
+            match cache.commit(&k.key, p, &blob, &own) {
+                Ok(path) => return Ok(cached_layer(blob, packages, media_type, path, &own, work)),
+                Err(e) => {
+                    cache_warning(e);
+                    move_file(p.path(), &own)?;
+                }
+            }
         }
         Ok::<_, BuildError>(Layer {
             blob,
             packages,
             media_type,
-            path,
+            path: own,
             _work: work.clone(),
         })
     };
@@ -327,4 +334,14 @@ pub(crate) fn write_layers(
     };
     layers.push(write("top", &top, Vec::new())?);
     Ok(layers)
+}
+
+/// Moves `from` to `to`: a rename, or a copy where they are on different filesystems.
+fn move_file(from: &Path, to: &Path) -> Result<(), BuildError> {
+    if fs_err::rename(from, to).is_ok() {
+        return Ok(());
+    }
+    fs_err::copy(from, to).map_err(BuildError::io(to.display()))?;
+    let _ = fs_err::remove_file(from);
+    Ok(())
 }

@@ -309,3 +309,56 @@ fn the_build_cache_can_be_turned_off() {
     Builder::new(req).build().unwrap();
     assert!(!cache.join("apko-rs").exists());
 }
+
+#[test]
+fn an_unwritable_build_cache_is_a_warning_not_a_failure() {
+    let f = Fixture::new("");
+    let (reference, _) = f.build(None);
+    // `<cache>/apko-rs` is a file: neither the package nor the layer cache can be written
+    // (a permission check would not stop root).
+    let cache = f.cache();
+    fs_err::create_dir_all(&cache).unwrap();
+    fs_err::write(cache.join("apko-rs"), "not a directory").unwrap();
+    let (out, warnings) = f.build(Some(&cache));
+    assert_eq!(layout(&out), layout(&reference), "the same bytes");
+    let joined = warnings.join("\n");
+    assert!(
+        joined.contains("cannot write to the package cache"),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("cannot write to the layer cache"),
+        "{joined}"
+    );
+}
+
+#[test]
+fn a_warm_build_does_not_depend_on_the_cache_once_built() {
+    use std::os::unix::fs::MetadataExt as _;
+    let f = Fixture::new("");
+    let cache = f.cache();
+    let (cold, _) = f.build(Some(&cache));
+    let want = layout(&cold);
+    let (warm, warnings) = f.build(Some(&cache));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    // The warm build's layers are its own links to the cached blobs (same inode, outside
+    // the cache directory), so another build removing or replacing cache entries cannot
+    // change or remove what it uses.
+    let blobs = files_under(&cache.join("apko-rs"), "");
+    for image in &warm.images {
+        for layer in &image.layers {
+            let p = layer.path();
+            assert!(!p.starts_with(&cache), "{}", p.display());
+            let ino = fs_err::metadata(p).unwrap().ino();
+            assert!(
+                blobs
+                    .iter()
+                    .any(|b| fs_err::metadata(b).unwrap().ino() == ino),
+                "{} is not a link to a cached blob",
+                p.display()
+            );
+        }
+    }
+    fs_err::remove_dir_all(&cache).unwrap();
+    assert_eq!(layout(&warm), want);
+}
