@@ -155,6 +155,12 @@ impl<'t> ContentReader<'t> {
     ) -> Result<(), FsError> {
         let tree = self.tree;
         match c {
+            // In a key stream, each content is tagged with its kind, so that in-memory bytes
+            // can never read as a source record of the same length.
+            Content::Bytes(b) if self.identities.is_some() => w
+                .write_all(&[0])
+                .and_then(|()| w.write_all(b))
+                .map_err(FsError::Write),
             Content::Bytes(b) => w.write_all(b).map_err(FsError::Write),
             Content::Source {
                 source,
@@ -165,7 +171,8 @@ impl<'t> ContentReader<'t> {
                 ids.used.insert(*source);
                 match tree.source_id(*source) {
                     Some(id) => {
-                        let mut rec = id.to_vec();
+                        let mut rec = vec![1];
+                        rec.extend_from_slice(&id);
                         rec.extend_from_slice(&offset.to_le_bytes());
                         rec.extend_from_slice(&size.to_le_bytes());
                         w.write_all(&rec).map_err(FsError::Write)
@@ -241,7 +248,7 @@ pub struct LayerKey {
 
 /// The version of the layer format in cache keys: raised whenever this crate would write
 /// other bytes for the same tree.
-const LAYER_KEY_FORMAT: &str = concat!("apko-fs layer key 1, apko-fs ", env!("CARGO_PKG_VERSION"));
+const LAYER_KEY_FORMAT: &str = concat!("apko-fs layer key 2, apko-fs ", env!("CARGO_PKG_VERSION"));
 
 /// The cache key of the layer [`write_layer_part`] would write for `part` of `tree` with
 /// `opts` (thread counts do not change the bytes and are not in it). `None` when a file

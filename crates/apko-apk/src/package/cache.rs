@@ -45,6 +45,35 @@ const MAX_META: u64 = 256 << 20;
 #[derive(Debug, Clone)]
 pub struct ExpandedCache {
     root: PathBuf,
+    swept: std::sync::Arc<std::sync::Once>,
+}
+
+/// How old a temporary directory in a cache must be to be taken for a crashed build's
+/// leftover (a live build's are minutes old).
+pub const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_hours(24);
+
+/// Removes the `.tmp-*` directories directly in `root` that were last modified more than
+/// `older_than` ago (what builds that crashed or were killed left behind). Errors are
+/// ignored: the cache works with or without them.
+pub fn sweep_stale_temporaries(root: &Path, older_than: std::time::Duration) {
+    let Ok(entries) = fs_err::read_dir(root) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if !e.file_name().to_string_lossy().starts_with(".tmp-") {
+            continue;
+        }
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            // Housekeeping only: the clock never reaches an output.
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > older_than);
+        if old && e.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = fs_err::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// The data file of a cached package and what it must hash to.
@@ -119,7 +148,10 @@ impl PendingEntry {
 impl ExpandedCache {
     /// A cache in `root` (created when first written).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        ExpandedCache { root: root.into() }
+        ExpandedCache {
+            root: root.into(),
+            swept: std::sync::Arc::new(std::sync::Once::new()),
+        }
     }
 
     /// Its directory.
@@ -182,6 +214,8 @@ impl ExpandedCache {
             return Ok(None);
         };
         fs_err::create_dir_all(&self.root)?;
+        self.swept
+            .call_once(|| sweep_stale_temporaries(&self.root, STALE_TEMPORARY));
         let dir = tempfile::Builder::new()
             .prefix(".tmp-")
             .tempdir_in(&self.root)?;
@@ -478,4 +512,33 @@ fn decode(text: &[u8]) -> Option<(ExpandedPackage, u64)> {
         },
     };
     Some((package, m.data_size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_old_temporary_directories_are_swept() {
+        let root = tempfile::tempdir().unwrap();
+        let old = root.path().join(".tmp-crashed");
+        let young = root.path().join(".tmp-running");
+        let entry = root.path().join("pkg-1-r0-00.tar");
+        fs_err::create_dir(&old).unwrap();
+        fs_err::write(old.join("data.tar"), b"partial").unwrap();
+        fs_err::create_dir(&young).unwrap();
+        fs_err::write(&entry, b"data").unwrap();
+        let two_days = fs_err::metadata(&young).unwrap().modified().unwrap()
+            - std::time::Duration::from_hours(48);
+        for p in [&old, &entry] {
+            fs_err::File::open(p)
+                .unwrap()
+                .set_modified(two_days)
+                .unwrap();
+        }
+        sweep_stale_temporaries(root.path(), STALE_TEMPORARY);
+        assert!(!old.exists(), "a day-old temporary directory is removed");
+        assert!(young.exists(), "a live build's is kept");
+        assert!(entry.exists(), "entries are never swept");
+    }
 }

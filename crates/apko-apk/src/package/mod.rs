@@ -9,7 +9,10 @@ mod read;
 mod segments;
 mod write;
 
-pub use cache::{CachedData, CachedPackage, ExpandedCache, PendingEntry};
+pub use cache::{
+    CachedData, CachedPackage, ExpandedCache, PendingEntry, STALE_TEMPORARY,
+    sweep_stale_temporaries,
+};
 pub use error::PackageError;
 pub use expand::{DataEntry, DataKind, ExpandedPackage, expand};
 pub use limits::Limits;

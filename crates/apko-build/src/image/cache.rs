@@ -1,8 +1,8 @@
 //! The layer cache: compressed layers by the key of everything that determines their bytes
 //! ([`apko_fs::layer_key`]), so that an unchanged layer is not compressed again.
 //!
-//! In `<cache dir>/apko-rs/layers/`: `<key>.json` (`{"format", "digest", "diff_id", "size",
-//! "uncompressed_size"}`) and the blob `blobs/<digest hex>`. A blob is written to a temporary
+//! In `<cache dir>/apko-rs/layers/`: `<key>.json` (a `sha256:<hex>` line over the rest, then
+//! `{"format", "digest", "diff_id", "size", "uncompressed_size", "blake3"}`) and the blob `blobs/<digest hex>`. A blob is written to a temporary
 //! file in the cache and renamed into place before its entry, so concurrent builds sharing the
 //! cache each see a complete entry or none; two builds writing the same key write the same
 //! bytes. On use, the blob's size and BLAKE3 hash (recorded when it was written; a fast
@@ -14,12 +14,13 @@ use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-const FORMAT: &str = "apko-rs layer v2";
+const FORMAT: &str = "apko-rs layer v3";
 
 /// A directory of cached layers.
 #[derive(Debug, Clone)]
 pub(crate) struct LayerCache {
     root: PathBuf,
+    swept: std::sync::Arc<std::sync::Once>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -54,7 +55,10 @@ fn sha256(s: &str) -> Option<[u8; 32]> {
 
 impl LayerCache {
     pub(crate) fn new(root: PathBuf) -> Self {
-        LayerCache { root }
+        LayerCache {
+            root,
+            swept: std::sync::Arc::new(std::sync::Once::new()),
+        }
     }
 
     /// Its directory.
@@ -87,7 +91,7 @@ impl LayerCache {
             .take(64 << 10)
             .read_to_end(&mut text)
             .ok()?;
-        let e: Entry = serde_json::from_slice(&text).ok()?;
+        let e: Entry = serde_json::from_slice(checked(&text)?).ok()?;
         if e.format != FORMAT {
             return None;
         }
@@ -128,6 +132,12 @@ impl LayerCache {
     /// A temporary file in the cache to write a layer to.
     pub(crate) fn begin(&self) -> std::io::Result<PendingLayer> {
         fs_err::create_dir_all(self.root.join("blobs"))?;
+        self.swept.call_once(|| {
+            apko_apk::package::sweep_stale_temporaries(
+                &self.root,
+                apko_apk::package::STALE_TEMPORARY,
+            );
+        });
         let dir = tempfile::Builder::new()
             .prefix(".tmp-")
             .tempdir_in(&self.root)?;
@@ -159,7 +169,9 @@ impl LayerCache {
         };
         let json = serde_json::to_vec(&entry).unwrap_or_default();
         let tmp = pending.dir.path().join("entry");
-        fs_err::write(&tmp, &json)?;
+        let mut text = format!("sha256:{}\n", hex::encode(sha2_of(&json))).into_bytes();
+        text.extend_from_slice(&json);
+        fs_err::write(&tmp, &text)?;
         // Linked to `own` first: what this build uses is what it wrote, whatever another
         // build does to the cache afterwards.
         let used = match link_into(pending.path(), own) {
@@ -171,6 +183,20 @@ impl LayerCache {
         fs_err::rename(&tmp, self.entry_path(key))?;
         Ok(used)
     }
+}
+
+fn sha2_of(data: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(data).into()
+}
+
+/// The JSON of an entry file (`sha256:<hex of the JSON>` line, then the JSON), if its
+/// checksum holds: a changed character in a digest is a miss, not a wrong image config.
+fn checked(text: &[u8]) -> Option<&[u8]> {
+    let nl = text.iter().position(|&b| b == b'\n')?;
+    let want = text[..nl].strip_prefix(b"sha256:")?;
+    let json = &text[nl + 1..];
+    (want == hex::encode(sha2_of(json)).as_bytes()).then_some(json)
 }
 
 /// Hard-links `from` to `to` (replacing it) through a temporary name and a rename.

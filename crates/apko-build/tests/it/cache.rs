@@ -217,6 +217,17 @@ fn damaged_cache_entries_are_detected_and_repaired() {
         "{w:?}"
     );
 
+    // A layer entry with one digit of its diff_id changed (still valid JSON): its checksum
+    // line makes it a miss, not an image config with a wrong diff_id.
+    let entries = files_under(&cache.join("apko-rs/layers"), ".json");
+    let text = fs_err::read_to_string(&entries[0]).unwrap();
+    let at = text.find("\"diff_id\":\"sha256:").unwrap() + 18;
+    let mut bytes = text.into_bytes();
+    bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
+    fs_err::write(&entries[0], &bytes).unwrap();
+    let (out, _) = f.build(Some(&cache));
+    assert_eq!(layout(&out), expected);
+
     // Metadata that is garbage, truncated data, a stray temporary directory: misses.
     let metas = files_under(&cache.join("apko-rs/expanded"), ".meta");
     fs_err::write(&metas[0], b"sha256:00\n{}").unwrap();
