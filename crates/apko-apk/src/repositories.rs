@@ -388,7 +388,7 @@ impl Repositories {
             {
                 return Err(PackageFetchError::DataPin);
             }
-            let data = match link_into(&hit.data.path, scratch) {
+            let data = match crate::package::link_replacing(&hit.data.path, scratch) {
                 Ok(()) => Some(CachedData {
                     path: scratch.to_owned(),
                     size: hit.data.size,
@@ -471,7 +471,7 @@ impl Repositories {
         }
         let size = fs_err::metadata(&tmp).map_err(io(&tmp))?.len();
         // Linked before it is published: what this build uses is what it expanded.
-        let linked = link_into(&tmp, scratch).is_ok();
+        let linked = crate::package::link_replacing(&tmp, scratch).is_ok();
         match cache.commit(pending, &v.package, size) {
             Ok(data) if !linked => Ok(done(data.path)),
             Ok(_) => Ok(done(scratch.to_owned())),
@@ -645,16 +645,6 @@ pub fn key_file_name(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Hard-links `from` to `to` (replacing it) through a temporary name and a rename.
-fn link_into(from: &Path, to: &Path) -> std::io::Result<()> {
-    let tmp = to.with_extension("link-tmp");
-    let _ = fs_err::remove_file(&tmp);
-    fs_err::hard_link(from, &tmp)?;
-    fs_err::rename(&tmp, to).inspect_err(|_| {
-        let _ = fs_err::remove_file(&tmp);
-    })
 }
 
 #[cfg(test)]

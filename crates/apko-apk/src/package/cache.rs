@@ -41,6 +41,25 @@ const FORMAT: &str = "apko-rs expanded package v3";
 /// The largest metadata file read (entries of a package with a hundred thousand files fit).
 const MAX_META: u64 = 256 << 20;
 
+/// Hard-links `from` to `to`, replacing `to` atomically (a temporary name, then a rename).
+pub fn link_replacing(from: &Path, to: &Path) -> std::io::Result<()> {
+    let tmp = to.with_extension("link-tmp");
+    let _ = fs_err::remove_file(&tmp);
+    fs_err::hard_link(from, &tmp)?;
+    fs_err::rename(&tmp, to).inspect_err(|_| {
+        let _ = fs_err::remove_file(&tmp);
+    })
+}
+
+/// Whether `a` and `b` name the same file (device and inode).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (fs_err::metadata(a), fs_err::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
 /// A directory of expanded packages.
 #[derive(Debug, Clone)]
 pub struct ExpandedCache {
@@ -254,16 +273,11 @@ impl ExpandedCache {
     /// to it) because it failed verification; an entry another build has written again since
     /// (another file) is kept.
     pub fn remove_if_same(&self, info: &PackageInfo, used: &Path) {
-        use std::os::unix::fs::MetadataExt as _;
         let Some(identity) = info.checksum else {
             return;
         };
         let (data, meta) = self.paths(&Self::key(info, &identity));
-        let same = match (fs_err::metadata(&data), fs_err::metadata(used)) {
-            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-            _ => false,
-        };
-        if same {
+        if same_file(&data, used) {
             let _ = fs_err::remove_file(meta);
             let _ = fs_err::remove_file(data);
         }

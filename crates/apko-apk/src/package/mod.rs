@@ -10,8 +10,8 @@ mod segments;
 mod write;
 
 pub use cache::{
-    CachedData, CachedPackage, ExpandedCache, PendingEntry, STALE_TEMPORARY,
-    sweep_stale_temporaries,
+    CachedData, CachedPackage, ExpandedCache, PendingEntry, STALE_TEMPORARY, link_replacing,
+    same_file, sweep_stale_temporaries,
 };
 pub use error::PackageError;
 pub use expand::{DataEntry, DataKind, ExpandedPackage, expand};

@@ -104,7 +104,7 @@ impl LayerCache {
         let blob = self.blob_path(&digests.compressed_sha256);
         let mut want = [0u8; 32];
         hex::decode_to_slice(&e.blake3, &mut want).ok()?;
-        let used = match link_into(&blob, own) {
+        let used = match apko_apk::package::link_replacing(&blob, own) {
             Ok(()) => own.to_owned(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
             Err(_) => blob.clone(),
@@ -116,7 +116,7 @@ impl LayerCache {
                     "cached layer {} is damaged; writing it again",
                     blob.display()
                 ));
-                if same_file(&used, &blob) {
+                if apko_apk::package::same_file(&used, &blob) {
                     let _ = fs_err::remove_file(&blob);
                     let _ = fs_err::remove_file(self.entry_path(key));
                 }
@@ -174,7 +174,7 @@ impl LayerCache {
         fs_err::write(&tmp, &text)?;
         // Linked to `own` first: what this build uses is what it wrote, whatever another
         // build does to the cache afterwards.
-        let used = match link_into(pending.path(), own) {
+        let used = match apko_apk::package::link_replacing(pending.path(), own) {
             Ok(()) => own.to_owned(),
             Err(_) => final_blob.clone(),
         };
@@ -197,25 +197,6 @@ fn checked(text: &[u8]) -> Option<&[u8]> {
     let want = text[..nl].strip_prefix(b"sha256:")?;
     let json = &text[nl + 1..];
     (want == hex::encode(sha2_of(json)).as_bytes()).then_some(json)
-}
-
-/// Hard-links `from` to `to` (replacing it) through a temporary name and a rename.
-fn link_into(from: &Path, to: &Path) -> std::io::Result<()> {
-    let tmp = to.with_extension("link-tmp");
-    let _ = fs_err::remove_file(&tmp);
-    fs_err::hard_link(from, &tmp)?;
-    fs_err::rename(&tmp, to).inspect_err(|_| {
-        let _ = fs_err::remove_file(&tmp);
-    })
-}
-
-/// Whether `a` and `b` are the same file (device and inode).
-fn same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt as _;
-    match (fs_err::metadata(a), fs_err::metadata(b)) {
-        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
-        _ => false,
-    }
 }
 
 /// Whether `path` has `size` bytes hashing (BLAKE3) to `hash`.
