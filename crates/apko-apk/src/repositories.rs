@@ -447,43 +447,48 @@ impl Repositories {
         };
         let tmp = pending.data_path();
         let v = self.package(req, &tmp)?;
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| PackageFetchError::Io { path, source }
-        };
-        let done = |data: PathBuf| ExpandedFile {
-            package: v.package.clone(),
-            data,
-            fetch_time: v.fetch_time,
-            unverified: None,
-        };
         // Only files with SHA-1 checksums can be checked on use (legacy MD5 ones cannot):
         // such a package is not cached.
         let checkable = v.package.entries.iter().all(|e| {
             e.kind != crate::package::DataKind::File
                 || matches!(e.checksum, Some(Checksum::Sha1(_)))
         });
-        if !checkable {
-            if fs_err::rename(&tmp, scratch).is_err() {
-                fs_err::copy(&tmp, scratch).map_err(io(scratch))?;
-            }
-            return Ok(done(scratch.to_owned()));
-        }
-        let size = fs_err::metadata(&tmp).map_err(io(&tmp))?.len();
-        // Linked before it is published: what this build uses is what it expanded.
-        let linked = crate::package::link_replacing(&tmp, scratch).is_ok();
-        match cache.commit(pending, &v.package, size) {
-            Ok(data) if !linked => Ok(done(data.path)),
-            Ok(_) => Ok(done(scratch.to_owned())),
-            Err(e) => {
-                not_cached(&e);
-                if linked {
-                    Ok(done(scratch.to_owned()))
-                } else {
-                    self.uncached(req, scratch)
+        let data = if checkable {
+            let size = fs_err::metadata(&tmp)
+                .map_err(|source| PackageFetchError::Io {
+                    path: tmp.clone(),
+                    source,
+                })?
+                .len();
+            // Linked before it is published: what this build uses is what it expanded.
+            let linked = crate::package::link_replacing(&tmp, scratch).is_ok();
+            match cache.commit(pending, &v.package, size) {
+                Ok(data) if !linked => data.path,
+                Ok(_) => scratch.to_owned(),
+                Err(e) if linked => {
+                    not_cached(&e);
+                    scratch.to_owned()
+                }
+                Err(e) => {
+                    not_cached(&e);
+                    return self.uncached(req, scratch);
                 }
             }
-        }
+        } else {
+            crate::package::move_replacing(&tmp, scratch).map_err(|source| {
+                PackageFetchError::Io {
+                    path: scratch.to_owned(),
+                    source,
+                }
+            })?;
+            scratch.to_owned()
+        };
+        Ok(ExpandedFile {
+            package: v.package,
+            data,
+            fetch_time: v.fetch_time,
+            unverified: None,
+        })
     }
 
     /// Drops the cached expansion `req` found (its data, at `used`, failed

@@ -51,6 +51,16 @@ pub fn link_replacing(from: &Path, to: &Path) -> std::io::Result<()> {
     })
 }
 
+/// Moves `from` to `to`: a rename, or a copy where they are on different filesystems.
+pub fn move_replacing(from: &Path, to: &Path) -> std::io::Result<()> {
+    if fs_err::rename(from, to).is_ok() {
+        return Ok(());
+    }
+    fs_err::copy(from, to)?;
+    let _ = fs_err::remove_file(from);
+    Ok(())
+}
+
 /// Whether `a` and `b` name the same file (device and inode).
 pub fn same_file(a: &Path, b: &Path) -> bool {
     use std::os::unix::fs::MetadataExt as _;
@@ -72,9 +82,13 @@ pub struct ExpandedCache {
 pub const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_hours(24);
 
 /// Removes the `.tmp-*` directories directly in `root` that were last modified more than
-/// `older_than` ago (what builds that crashed or were killed left behind). Errors are
-/// ignored: the cache works with or without them.
-pub fn sweep_stale_temporaries(root: &Path, older_than: std::time::Duration) {
+/// `older_than` before `fresh`, a directory just created in `root` (what builds that crashed
+/// or were killed left behind). Ages are measured with the filesystem's own timestamps, not
+/// the clock. Errors are ignored: the cache works with or without them.
+pub fn sweep_stale_temporaries(root: &Path, fresh: &Path, older_than: std::time::Duration) {
+    let Ok(now) = fs_err::metadata(fresh).and_then(|m| m.modified()) else {
+        return;
+    };
     let Ok(entries) = fs_err::read_dir(root) else {
         return;
     };
@@ -86,8 +100,7 @@ pub fn sweep_stale_temporaries(root: &Path, older_than: std::time::Duration) {
             .metadata()
             .and_then(|m| m.modified())
             .ok()
-            // Housekeeping only: the clock never reaches an output.
-            .and_then(|t| t.elapsed().ok())
+            .and_then(|t| now.duration_since(t).ok())
             .is_some_and(|age| age > older_than);
         if old && e.file_type().is_ok_and(|t| t.is_dir()) {
             let _ = fs_err::remove_dir_all(e.path());
@@ -233,11 +246,11 @@ impl ExpandedCache {
             return Ok(None);
         };
         fs_err::create_dir_all(&self.root)?;
-        self.swept
-            .call_once(|| sweep_stale_temporaries(&self.root, STALE_TEMPORARY));
         let dir = tempfile::Builder::new()
             .prefix(".tmp-")
             .tempdir_in(&self.root)?;
+        self.swept
+            .call_once(|| sweep_stale_temporaries(&self.root, dir.path(), STALE_TEMPORARY));
         Ok(Some(PendingEntry {
             dir,
             key: Self::key(info, &identity),
@@ -550,7 +563,7 @@ mod tests {
                 .set_modified(two_days)
                 .unwrap();
         }
-        sweep_stale_temporaries(root.path(), STALE_TEMPORARY);
+        sweep_stale_temporaries(root.path(), &young, STALE_TEMPORARY);
         assert!(!old.exists(), "a day-old temporary directory is removed");
         assert!(young.exists(), "a live build's is kept");
         assert!(entry.exists(), "entries are never swept");

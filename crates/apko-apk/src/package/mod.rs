@@ -11,7 +11,7 @@ mod write;
 
 pub use cache::{
     CachedData, CachedPackage, ExpandedCache, PendingEntry, STALE_TEMPORARY, link_replacing,
-    same_file, sweep_stale_temporaries,
+    move_replacing, same_file, sweep_stale_temporaries,
 };
 pub use error::PackageError;
 pub use expand::{DataEntry, DataKind, ExpandedPackage, expand};

@@ -114,10 +114,15 @@ impl Transport for HttpTransport {
             .into_body()
             .into_reader()
             .take(self.max_size.saturating_add(1));
-        let n = copy_large(&mut body, out).map_err(|source| FetchError::Io {
-            url: url.to_owned(),
-            source,
-        })?;
+        // Through a 256 KiB buffer (`io::copy` reads straight into it): 32 times fewer reads
+        // and writes than its default 8 KiB.
+        let mut w = io::BufWriter::with_capacity(256 << 10, out);
+        let n = io::copy(&mut body, &mut w)
+            .and_then(|n| w.flush().map(|()| n))
+            .map_err(|source| FetchError::Io {
+                url: url.to_owned(),
+                source,
+            })?;
         if n > self.max_size {
             return Err(FetchError::TooLarge {
                 url: url.to_owned(),
@@ -125,24 +130,6 @@ impl Transport for HttpTransport {
             });
         }
         Ok(Fetch::Body { etag: new_etag })
-    }
-}
-
-/// `io::copy` with a 256 KiB buffer instead of 8 KiB: a package download makes 32 times
-/// fewer reads and writes.
-fn copy_large(r: &mut impl Read, w: &mut dyn Write) -> io::Result<u64> {
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut n = 0u64;
-    loop {
-        match r.read(&mut buf) {
-            Ok(0) => return Ok(n),
-            Ok(k) => {
-                w.write_all(&buf[..k])?;
-                n += k as u64;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
     }
 }
 

@@ -132,15 +132,16 @@ impl LayerCache {
     /// A temporary file in the cache to write a layer to.
     pub(crate) fn begin(&self) -> std::io::Result<PendingLayer> {
         fs_err::create_dir_all(self.root.join("blobs"))?;
-        self.swept.call_once(|| {
-            apko_apk::package::sweep_stale_temporaries(
-                &self.root,
-                apko_apk::package::STALE_TEMPORARY,
-            );
-        });
         let dir = tempfile::Builder::new()
             .prefix(".tmp-")
             .tempdir_in(&self.root)?;
+        self.swept.call_once(|| {
+            apko_apk::package::sweep_stale_temporaries(
+                &self.root,
+                dir.path(),
+                apko_apk::package::STALE_TEMPORARY,
+            );
+        });
         let path = dir.path().join("layer");
         Ok(PendingLayer { dir, path })
     }

@@ -288,7 +288,8 @@ pub(crate) fn write_layers(
                 Ok(path) => return Ok(cached_layer(blob, packages, media_type, path, &own, work)),
                 Err(e) => {
                     cache_warning(e);
-                    move_file(p.path(), &own)?;
+                    apko_apk::package::move_replacing(p.path(), &own)
+                        .map_err(BuildError::io(own.display()))?;
                 }
             }
         }
@@ -334,14 +335,4 @@ pub(crate) fn write_layers(
     };
     layers.push(write("top", &top, Vec::new())?);
     Ok(layers)
-}
-
-/// Moves `from` to `to`: a rename, or a copy where they are on different filesystems.
-fn move_file(from: &Path, to: &Path) -> Result<(), BuildError> {
-    if fs_err::rename(from, to).is_ok() {
-        return Ok(());
-    }
-    fs_err::copy(from, to).map_err(BuildError::io(to.display()))?;
-    let _ = fs_err::remove_file(from);
-    Ok(())
 }
