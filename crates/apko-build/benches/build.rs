@@ -273,9 +273,13 @@ fn serve(root: PathBuf) -> String {
                     let file = root.join(path.trim_start_matches('/'));
                     // `io::copy` from a file to a socket is `sendfile` on Linux, as in
                     // nginx: the server's cost is not counted against the build.
-                    let ok = match std::fs::File::open(&file) {
-                        Ok(mut body) if body.metadata().is_ok_and(|m| m.is_file()) => {
-                            let len = body.metadata().map_or(0, |m| m.len());
+                    let opened = std::fs::File::open(&file)
+                        .and_then(|f| f.metadata().map(|m| (f, m)))
+                        .ok()
+                        .filter(|(_, m)| m.is_file());
+                    let ok = match opened {
+                        Some((mut body, meta)) => {
+                            let len = meta.len();
                             let head = format!(
                                 "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nContent-Type: application/octet-stream\r\n\r\n"
                             );

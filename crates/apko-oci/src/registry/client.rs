@@ -232,8 +232,9 @@ impl RegistryClient {
                     return Ok(Some(format!("Bearer {t}")));
                 }
                 let creds = self.creds(&repo.registry);
-                // OAuth2 joins scopes with spaces; docker's token GET repeats the parameter.
-                let scope = scopes.join(" ");
+                // OAuth2 joins scopes with spaces (the key's); docker's token GET repeats the
+                // parameter.
+                let scope = key.1.clone();
                 let mut resp = self.retry(
                     || match &creds {
                         // An identity (refresh) token: the OAuth2 exchange docker uses.
