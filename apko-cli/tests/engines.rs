@@ -30,6 +30,9 @@ fn ok(o: &Output, what: &str) -> String {
 
 /// podman as root on this kind of machine (tools.md): runc (crun needs a host cgroup fix),
 /// cgroupfs, explicit ulimits, no network.
+// Cleanups untag (`podman rmi NAME`, never `-f`): tests run in parallel and images built from
+// the same configuration share one image ID (the gzip and zstd hello images have the same
+// config digest), so `rmi -f` in one test removed the image another was about to run.
 fn podman_run(image: &str, args: &[&str], dir: &Path) -> Output {
     let mut a = vec![
         "run",
@@ -77,7 +80,7 @@ fn podman_loads_and_runs_the_quickstart_tarball() {
     assert_eq!(out, HELLO);
     let _ = run(
         "podman",
-        &["rmi", "-f", "hello:latest-amd64", "hello:latest-arm64"],
+        &["rmi", "hello:latest-amd64", "hello:latest-arm64"],
         dir.path(),
     );
 }
@@ -181,7 +184,6 @@ fn publish_local_loads_through_the_engine_api() {
         "podman",
         &[
             "rmi",
-            "-f",
             "example.test/hello:local",
             "example.test/hello:second",
         ],
@@ -308,7 +310,7 @@ fn podman_runs_the_alpine_repo_image() {
         ["boo", "14"],
         "{out}"
     );
-    let _ = run("podman", &["rmi", "-f", "alpine:test-amd64"], dir.path());
+    let _ = run("podman", &["rmi", "alpine:test-amd64"], dir.path());
 }
 
 #[test]
@@ -403,7 +405,7 @@ fn an_image_on_a_base_built_by_apko_rs_unpacks_and_runs() {
         "podman run",
     );
     assert_eq!(out, HELLO);
-    let _ = run("podman", &["rmi", "-f", "top:latest-amd64"], dir.path());
+    let _ = run("podman", &["rmi", "top:latest-amd64"], dir.path());
 }
 
 #[test]
@@ -464,12 +466,7 @@ fn zstd_layers_are_accepted_by_skopeo_and_podman() {
     assert_eq!(out, HELLO);
     let _ = run(
         "podman",
-        &[
-            "rmi",
-            "-f",
-            "hello-zstd:latest-amd64",
-            "hello-zstd:latest-arm64",
-        ],
+        &["rmi", "hello-zstd:latest-amd64", "hello-zstd:latest-arm64"],
         dir.path(),
     );
 }
