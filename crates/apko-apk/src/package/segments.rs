@@ -72,6 +72,11 @@ impl Segments {
 }
 
 impl MemberObserver for Segments {
+    fn last_member_expected(&self) -> bool {
+        // The data segment is one member and ends the package.
+        self.in_data
+    }
+
     fn consumed(&mut self, bytes: &[u8]) {
         if self.region_active {
             self.region.update(bytes);
