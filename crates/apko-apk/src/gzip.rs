@@ -55,13 +55,11 @@ impl<R: Read, O: MemberObserver> Tap<R, O> {
             self.cap = 0;
             return Ok(Some(all));
         }
-        self.cap = all.len();
-        self.pos = 0;
-        self.buf = all.into_boxed_slice();
+        self.unread(all);
         Ok(None)
     }
 
-    /// Puts back bytes taken by [`Tap::rest`] (not observed yet).
+    /// Puts back bytes taken from the stream (not observed yet): reading goes on from them.
     fn unread(&mut self, all: Vec<u8>) {
         self.pos = 0;
         self.cap = all.len();
@@ -192,11 +190,12 @@ impl<R: Read, O: MemberObserver> MemberStream<R, O> {
     /// the end of the stream gives the size); streaming otherwise, including whenever the
     /// one-piece decompression fails, so that every error is the streaming decoder's.
     fn start_member(&self, mut tap: Tap<R, O>) -> io::Result<State<R, O>> {
+        let streaming = |tap| State::Streaming(Box::new(GzDecoder::new(tap)));
         if !tap.observer.last_member_expected() {
-            return Ok(State::Streaming(Box::new(GzDecoder::new(tap))));
+            return Ok(streaming(tap));
         }
         let Some(all) = tap.rest(WHOLE_MEMBER_INPUT)? else {
-            return Ok(State::Streaming(Box::new(GzDecoder::new(tap))));
+            return Ok(streaming(tap));
         };
         match whole_member(&all, self.limit.saturating_sub(self.total_out)) {
             Some(out) => {
@@ -210,7 +209,7 @@ impl<R: Read, O: MemberObserver> MemberStream<R, O> {
             }
             None => {
                 tap.unread(all);
-                Ok(State::Streaming(Box::new(GzDecoder::new(tap))))
+                Ok(streaming(tap))
             }
         }
     }
